@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import types
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 DEFINITIONS_TAG = "definitions"
@@ -40,7 +40,7 @@ def definition_cells(chapter: str | Path) -> list[str]:
             if c["cell_type"] == "code" and DEFINITIONS_TAG in c.get("metadata", {}).get("tags", [])]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _load(path: Path, mtime: float) -> types.SimpleNamespace:
     sources = definition_cells(path)
     if not sources:

@@ -5,7 +5,7 @@ the Okabe-Ito palette, which stays distinguishable for colour-blind readers.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt

@@ -7,10 +7,11 @@ missed, so a wrong formula cannot build.
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 import torch
+
 
 class VerificationError(AssertionError):
     """Raised when a from-scratch result does not match its reference."""

@@ -13,7 +13,8 @@ an empty box or an ``Output()`` repr because the figure is always drawn.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import matplotlib.pyplot as plt
 

@@ -1,26 +1,10 @@
 """Checkers of the maximum-likelihood chapter: the model solution passes, typical mistakes fail."""
+import math
+
 import torch
 import torch.nn.functional as F
 
-from nbutils.exercises.ch02_maximum_likelihood import ex_bce_with_logits, ex_log_softmax
-
-
-def test_log_softmax_model_solution_passes():
-    assert ex_log_softmax.check(ex_log_softmax.model_solution).passed
-
-
-def test_log_softmax_typical_mistakes():
-    naive = ex_log_softmax.check(lambda z: torch.log(torch.softmax(z, dim=-1)))
-    assert naive.status == "nonfinite" and "subtract the largest logit" in naive.message
-    assert ex_log_softmax.check(lambda z: z - z.logsumexp(dim=0)).status in {"wrong_value", "exception"}
-    assert ex_log_softmax.check(lambda z: z - z.max()).status == "wrong_value"
-    assert ex_log_softmax.check(lambda z: torch.softmax(z, -1)).status == "wrong_value"
-    assert ex_log_softmax.check(lambda z: torch.log_softmax(z.float(), -1)).status == "wrong_dtype"
-
-    def stub(z):
-        ...
-
-    assert ex_log_softmax.check(stub).status == "not_attempted"
+from nbutils.exercises.ch02_maximum_likelihood import ex_bce_with_logits, ex_gaussian_nll
 
 
 def test_bce_with_logits_model_solution_passes():
@@ -40,3 +24,31 @@ def test_bce_with_logits_typical_mistakes():
         == "wrong_shape"
     # the sign slip: sigmoid(z) = 1 / (1 + exp(z))
     assert ex_bce_with_logits.check(lambda z, t: F.binary_cross_entropy_with_logits(-z, t)).status == "wrong_value"
+
+
+def test_gaussian_nll_model_solution_passes():
+    assert ex_gaussian_nll.check(ex_gaussian_nll.model_solution).passed
+
+
+def test_gaussian_nll_typical_mistakes():
+    def divides_by_variance(mu, log_var, t):
+        var = torch.exp(log_var)
+        return (0.5 * torch.log(2 * math.pi * var) + (t - mu) ** 2 / (2 * var)).mean()
+
+    result = ex_gaussian_nll.check(divides_by_variance)
+    assert result.status == "nonfinite" and "exp(-log_var)" in result.message
+
+    def no_constant(mu, log_var, t):
+        return 0.5 * (log_var + (t - mu) ** 2 * torch.exp(-log_var)).mean()
+
+    assert ex_gaussian_nll.check(no_constant).status == "wrong_value"
+
+    def mse_only(mu, log_var, t):
+        return ((t - mu) ** 2).mean()
+
+    assert ex_gaussian_nll.check(mse_only).status == "wrong_value"
+
+    def stub(mu, log_var, t):
+        raise NotImplementedError
+
+    assert ex_gaussian_nll.check(stub).status == "not_attempted"

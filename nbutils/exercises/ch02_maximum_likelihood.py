@@ -4,41 +4,14 @@ References are torch built-ins; the model solutions are what ``solution()`` show
 """
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
 from nbutils.exercises.core import Case, Exercise
 
 _gen = torch.Generator().manual_seed(2)
-_LARGE = "Inputs here reach ±1000: subtract the largest logit before exponentiating (log-sum-exp)."
-
-
-def _log_softmax_solution(z: torch.Tensor) -> torch.Tensor:
-    """Stable log-softmax over the last dimension: z - max - log(sum(exp(z - max)))."""
-    shifted = z - z.max(dim=-1, keepdim=True).values
-    return shifted - shifted.exp().sum(dim=-1, keepdim=True).log()
-
-
-ex_log_softmax = Exercise(
-    name="log_softmax",
-    reference=lambda z: torch.log_softmax(z, dim=-1),
-    cases=[
-        Case("one vector of 4 logits", (torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64),)),
-        Case("a batch of 3 rows, 5 classes", (torch.randn(3, 5, generator=_gen, dtype=torch.float64),)),
-        Case("equal logits", (torch.zeros(2, 3, dtype=torch.float64),)),
-        Case("large logits (±1000)", (torch.tensor([[1000.0, -1000.0, 999.0], [-1000.0, -1001.0, -999.0]],
-                                                   dtype=torch.float64),), nonfinite_hint=_LARGE),
-        Case("float32 input", (torch.randn(4, 6, generator=_gen),)),
-    ],
-    hints=[
-        "log softmax(z)_k = z_k - log(sum_j exp(z_j)); compute the second term once per row "
-        "with keepdim=True so it broadcasts.",
-        "Adding a constant c to every logit of a row does not change the softmax. "
-        "Choose c = -max_j z_j so the largest exponent is exp(0) = 1.",
-    ],
-    solution=_log_softmax_solution,
-    rtol=1e-5,
-)
 
 
 def _bce_with_logits_solution(z: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -73,4 +46,41 @@ ex_bce_with_logits = Exercise(
     rtol=1e-6,
 )
 
-__all__ = ["ex_log_softmax", "ex_bce_with_logits"]
+
+
+def _gaussian_nll_solution(mu: torch.Tensor, log_var: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Mean negative log-likelihood of t under N(mu, exp(log_var)), constant included."""
+    return 0.5 * (log_var + (t - mu) ** 2 * torch.exp(-log_var) + math.log(2 * math.pi)).mean()
+
+
+def _gaussian_nll_reference(mu, log_var, t):
+    return -torch.distributions.Normal(mu, torch.exp(0.5 * log_var)).log_prob(t).mean()
+
+
+_mu = torch.randn(6, generator=_gen, dtype=torch.float64)
+_t6 = _mu + 0.5 * torch.randn(6, generator=_gen, dtype=torch.float64)
+
+ex_gaussian_nll = Exercise(
+    name="gaussian_nll",
+    reference=_gaussian_nll_reference,
+    cases=[
+        Case("unit variance", (_mu, torch.zeros(6, dtype=torch.float64), _t6)),
+        Case("a different variance per example",
+             (_mu, torch.linspace(-2, 2, 6, dtype=torch.float64), _t6)),
+        Case("a 2-D batch", (_mu.reshape(3, 2), torch.full((3, 2), 0.7, dtype=torch.float64), _t6.reshape(3, 2))),
+        Case("huge variances (log_var = 800)",
+             (_mu, torch.full((6,), 800.0, dtype=torch.float64), _t6),
+             nonfinite_hint="With log_var = 800 the variance exp(800) overflows to inf. Never form the "
+                            "variance: use log_var itself for log(sigma^2) and multiply by exp(-log_var)."),
+    ],
+    hints=[
+        "Write -log N(t; mu, sigma^2) term by term: a log(2 pi sigma^2) / 2 term and a squared-error term "
+        "(t - mu)^2 / (2 sigma^2). Then take the mean over all entries.",
+        "You are given log_var = log(sigma^2), so log(sigma^2) needs no log at all, and 1 / sigma^2 is "
+        "exp(-log_var). Do not forget the constant log(2 pi) / 2.",
+    ],
+    solution=_gaussian_nll_solution,
+    rtol=1e-6,
+)
+
+__all__ = ["ex_bce_with_logits", "ex_gaussian_nll"]
