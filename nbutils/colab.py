@@ -42,7 +42,7 @@ def setup_cell_source() -> str:
         "# Colab set-up: installs the book's helper package `nbutils` (keeps Colab's PyTorch).\n"
         "# Anywhere else, `make book` has installed it already and this cell does nothing.\n"
         "import importlib.util, subprocess, sys\n"
-        "if importlib.util.find_spec(\"google.colab\") and not importlib.util.find_spec(\"nbutils\"):\n"
+        "if \"google.colab\" in sys.modules and importlib.util.find_spec(\"nbutils\") is None:\n"
         "    subprocess.run([sys.executable, \"-m\", \"pip\", \"install\", \"-q\",\n"
         f"                    \"{pip_requirement()}\"], check=True)"
     )

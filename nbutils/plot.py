@@ -55,7 +55,7 @@ def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: f
     for name, value in (("ncols", ncols), ("nrows", nrows)):
         if not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    width = width or min(4.2 * ncols, 13.0)
+    width = width or (6.4 if ncols == 1 else min(4.2 * ncols, 13.0))
     height = height or 3.6 * nrows
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", squeeze=False)
     flat = axes.ravel()

@@ -98,8 +98,8 @@ def format_error(err: float) -> str:
     return f"{err:.0e}".replace("e-0", "e-").replace("e+0", "e+")
 
 
-def compare(name: str, ours, reference, rtol: float = 1e-7, atol_floor: float = 1e-12) -> float:
-    """Print ``name: max rel. error E ✓`` and return E; raise if E > rtol.
+def compare(name: str, ours, reference, rtol: float = 1e-7, atol_floor: float = 1e-12) -> None:
+    """Print ``name: max rel. error E ✓``, or raise VerificationError if E > rtol.
 
     ``ours`` is the from-scratch result, ``reference`` the independent one
     (torch autograd, a torch built-in, a closed form). Both must have the same
@@ -132,7 +132,6 @@ def compare(name: str, ours, reference, rtol: float = 1e-7, atol_floor: float = 
             "the formula or the code that implements it is wrong."
         )
     print(f"{name}: max rel. error {shown} ✓")
-    return err
 
 
 def check(name: str, condition: bool, detail: str = "") -> None:

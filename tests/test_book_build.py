@@ -1,0 +1,37 @@
+"""The strict book build (-W -n --keep-going) is part of the tests: zero warnings, math served locally."""
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+HTML = ROOT / "_build" / "html"
+
+
+@pytest.fixture(scope="module")
+def built_site():
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    result = subprocess.run([str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going"],
+                            capture_output=True, text=True, cwd=ROOT)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"the book build failed or warned:\n{log[-6000:]}"
+    return HTML
+
+
+@pytest.mark.slow
+def test_every_toc_page_is_built(built_site):
+    toc = (ROOT / "_toc.yml").read_text()
+    for entry in re.findall(r"file:\s*(\S+)", toc):
+        assert (built_site / f"{entry}.html").is_file(), f"{entry}.html was not built"
+
+
+@pytest.mark.slow
+def test_math_is_served_from_the_site_not_a_cdn(built_site):
+    page = (built_site / "intro.html").read_text(encoding="utf-8")
+    scripts = re.findall(r'<script[^>]+src="([^"]*mathjax[^"]*)"', page, re.IGNORECASE)
+    assert scripts, "no MathJax script on the page"
+    assert all(not s.startswith(("http:", "https:", "//")) for s in scripts), scripts
+    assert (built_site / "mathjax" / "tex-mml-chtml.js").is_file()
+    assert not list((built_site / "_static").rglob("tex-mml-chtml.js")), "MathJax must not sit under _static/"

@@ -1,0 +1,118 @@
+"""Book hygiene: every chapter is complete, listed, stored from a clean run and follows CONTRIBUTING.md."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from nbutils.colab import SETUP_TAGS, setup_cell_source
+from nbutils.notebook import DEFINITIONS_TAG, load_definitions
+
+ROOT = Path(__file__).resolve().parent.parent
+CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
+MAX_NOTEBOOK_MB = 2.0  # figures at 100 dpi keep a chapter well under this
+
+
+def toc_files() -> list[str]:
+    return re.findall(r"^\s*-?\s*file:\s*(\S+)", (ROOT / "_toc.yml").read_text(), re.MULTILINE)
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def code_cells(nb: dict) -> list[dict]:
+    return [c for c in nb["cells"] if c["cell_type"] == "code"]
+
+
+def text(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def markdown(nb: dict) -> str:
+    return "\n".join(text(c) for c in nb["cells"] if c["cell_type"] == "markdown")
+
+
+def test_there_is_at_least_one_chapter():
+    assert CHAPTERS, "no notebooks in chapters/"
+
+
+def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
+    listed = toc_files()
+    for path in CHAPTERS:
+        assert f"chapters/{path.stem}" in listed, f"{path.name} is not in _toc.yml"
+    for entry in listed:
+        candidates = [ROOT / f"{entry}{suffix}" for suffix in ("", ".md", ".ipynb")]
+        assert any(c.is_file() for c in candidates), f"_toc.yml lists {entry}, which does not exist"
+
+
+@pytest.fixture(params=CHAPTERS, ids=[p.stem for p in CHAPTERS])
+def chapter(request):
+    return request.param, load(request.param)
+
+
+def test_outputs_come_from_one_clean_top_to_bottom_run(chapter):
+    path, nb = chapter
+    counts = [c.get("execution_count") for c in code_cells(nb)]
+    assert counts == list(range(1, len(counts) + 1)), f"{path.name}: re-run it top to bottom in a fresh kernel"
+
+
+def test_no_stored_errors_and_kernel_is_python3(chapter):
+    path, nb = chapter
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"
+    for cell in code_cells(nb):
+        for out in cell.get("outputs", []):
+            assert out["output_type"] != "error", f"{path.name}: stored error in\n{text(cell)[:200]}"
+            assert "Traceback" not in "".join(out.get("text", "")), f"{path.name}: traceback in a stream output"
+
+
+def test_notebook_size(chapter):
+    path, _ = chapter
+    assert path.stat().st_size / 1e6 <= MAX_NOTEBOOK_MB, f"{path.name} is over {MAX_NOTEBOOK_MB} MB"
+
+
+def test_first_code_cell_is_the_colab_setup(chapter):
+    path, nb = chapter
+    first = code_cells(nb)[0]
+    assert text(first) == setup_cell_source(), f"{path.name}: run `python -m nbutils.colab` to refresh it"
+    assert first["metadata"].get("tags") == SETUP_TAGS
+
+
+def test_seeds_are_set(chapter):
+    path, nb = chapter
+    source = "\n".join(text(c) for c in code_cells(nb))
+    assert re.search(r"manual_seed\(|default_rng\(|set_seed\(", source), f"{path.name} sets no seed"
+
+
+def test_printed_floats_are_rounded(chapter):
+    path, nb = chapter
+    long_float = re.compile(r"\d\.\d{7,}")
+    for cell in code_cells(nb):
+        if "nbval-ignore-output" in cell["metadata"].get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            shown = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
+            assert not long_float.search(shown), \
+                f"{path.name}: unrounded float in output of\n{text(cell)[:200]}\n-> {shown[:200]}"
+
+
+def test_anatomy_of_a_chapter(chapter):
+    path, nb = chapter
+    prose = markdown(nb)
+    assert prose.lstrip().startswith("# "), f"{path.name}: the first cell is the title"
+    for part in ("## Summary", "## Exercises", "## References", ":::{admonition} Common mistakes"):
+        assert part in prose, f"{path.name} has no '{part}'"
+    assert prose.count(":::{exercise}") >= 4, f"{path.name}: at least four exercises"
+    checks = [c for c in code_cells(nb) if re.search(r"ex_\w+\.check\(", text(c))]
+    assert len(checks) >= 4, f"{path.name}: at least two code exercises, each with a stub and a proof cell"
+    assert any("explore(" in text(c) for c in code_cells(nb)), f"{path.name} has no explorer"
+
+
+def test_definition_cells_only_define(chapter):
+    path, nb = chapter
+    cells = [c for c in code_cells(nb) if DEFINITIONS_TAG in c["metadata"].get("tags", [])]
+    assert cells, f"{path.name}: tag the cells that define the chapter's functions '{DEFINITIONS_TAG}'"
+    for cell in cells:
+        assert not cell.get("outputs"), f"{path.name}: a definitions cell printed or plotted"
+    namespace = load_definitions(path)
+    assert any(callable(v) for v in vars(namespace).values())
