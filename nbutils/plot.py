@@ -93,7 +93,7 @@ def plot_history(history: dict[str, Sequence[float]], keys: Sequence[str] | None
     """Plot per-epoch values from a training history (e.g. ``{'train_loss': [...], 'val_loss': [...]}``)."""
     if not isinstance(history, dict) or not history:
         raise ValueError("history must be a non-empty dict of per-epoch lists, as returned by nbutils.train.fit.")
-    keys = list(keys) if keys is not None else [k for k in history if k != "epoch"]
+    keys = list(keys) if keys is not None else [k for k, v in history.items() if isinstance(v, (list, tuple))]
     missing = [k for k in keys if k not in history]
     if missing:
         raise KeyError(f"history has no {missing}; it has {sorted(history)}.")
