@@ -459,6 +459,8 @@ class CharVocab:
     def __init__(self, texts: Iterable[str]):
         if isinstance(texts, str):
             raise TypeError("texts must be a collection of strings, not one string: use CharVocab([text]).")
+        if not isinstance(texts, Iterable):
+            raise TypeError(f"texts must be a collection of strings, got {type(texts).__name__}.")
         characters: set[str] = set()
         for text in texts:
             if not isinstance(text, str):
@@ -485,6 +487,8 @@ class CharVocab:
 
         Stops at EOS, skips PAD and BOS, and shows UNK as U+FFFD (a question mark in a diamond).
         """
+        if not isinstance(ids, Iterable):
+            raise TypeError(f"ids must be a list of integers or a 1-D tensor, got {type(ids).__name__}.")
         if isinstance(ids, torch.Tensor):
             if ids.ndim != 1:
                 raise ValueError(f"decode takes one sequence (a 1-D tensor), got shape {tuple(ids.shape)}.")

@@ -25,6 +25,8 @@ def chapter_path(chapter: str | Path) -> Path:
     path = Path(chapter)
     if not path.suffix:
         path = path.with_suffix(".ipynb")
+    if path.suffix != ".ipynb":
+        raise ValueError(f"chapter must be a .ipynb notebook, got {path.name}.")
     if not path.is_absolute() and not path.exists():
         path = CHAPTERS / path.name
     if not path.exists():
@@ -49,8 +51,8 @@ def _load(path: Path, mtime: float) -> types.SimpleNamespace:
     for index, source in enumerate(sources):
         code = compile(source, f"{path.name}[definitions cell {index + 1}]", "exec")
         exec(code, namespace)  # the book's own chapter code, never data
-    namespace.pop("__builtins__", None)
-    return types.SimpleNamespace(**namespace)
+    # The functions keep `namespace` as their globals, __builtins__ included.
+    return types.SimpleNamespace(**{k: v for k, v in namespace.items() if k != "__builtins__"})
 
 
 def load_definitions(chapter: str | Path) -> types.SimpleNamespace:

@@ -23,6 +23,8 @@ def set_seed(seed: int) -> None:
     """Seed Python's ``random``, NumPy's global generator and PyTorch's, so a run can be repeated."""
     if isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0:
         raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    if seed >= 2 ** 32:
+        raise ValueError(f"seed must be below 2**32 (NumPy's limit), got {seed}.")
     random.seed(int(seed))
     np.random.seed(int(seed))
     torch.manual_seed(int(seed))

@@ -8,6 +8,7 @@ missed, so a wrong formula cannot build.
 from __future__ import annotations
 
 from collections.abc import Callable
+from numbers import Real
 
 import numpy as np
 import torch
@@ -25,6 +26,8 @@ def _as_float64(value, name: str) -> np.ndarray:
         return value.to(torch.float64).numpy()
     if value is None:
         raise TypeError(f"{name} is None; pass an array, a tensor or a number.")
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be an array, a tensor or a number, got {type(value).__name__}.")
     try:
         array = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
@@ -51,7 +54,8 @@ def rel_error(x, y, eps: float = 1e-12) -> float:
         return float("inf")
     same = (a == b) | both_nan  # equal infinities count as agreement
     with np.errstate(invalid="ignore"):
-        err = np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), eps)
+        # Halved, so that |x - y| and |x| + |y| cannot overflow for finite values near the float64 limit.
+        err = np.abs(a / 2 - b / 2) / np.maximum(np.abs(a) / 2 + np.abs(b) / 2, eps / 2)
     err = np.where(same, 0.0, err)
     err = np.where(np.isnan(err), np.inf, err)
     return float(err.max())
@@ -66,8 +70,8 @@ def numerical_gradient(f: Callable[[torch.Tensor], torch.Tensor], x, h: float = 
     """
     if not callable(f):
         raise TypeError(f"f must be a function, got {type(f).__name__}.")
-    if not h > 0:
-        raise ValueError(f"h must be positive, got {h}.")
+    if isinstance(h, bool) or not isinstance(h, Real) or not h > 0:
+        raise ValueError(f"h must be positive, a step such as 1e-6, got {h!r}.")
     x = torch.as_tensor(_as_float64(x, "x")).clone()
     grad = torch.zeros_like(x)
     flat_x, flat_grad = x.view(-1), grad.view(-1)
@@ -91,6 +95,9 @@ def _scalar(value) -> float:
 
 def format_error(err: float) -> str:
     """Round an error to one significant digit for a stable printed line."""
+    if err is None or isinstance(err, (str, bytes)):
+        raise TypeError(f"err must be a number, got {type(err).__name__}.")
+    err = float(err)
     if err == 0:
         return "0"
     if not np.isfinite(err):
@@ -136,7 +143,14 @@ def compare(name: str, ours, reference, rtol: float = 1e-7, atol_floor: float = 
 
 def check(name: str, condition: bool, detail: str = "") -> None:
     """Print ``name ✓`` when ``condition`` holds, otherwise raise with ``detail``."""
-    if bool(condition):
+    if not isinstance(name, str) or not name:
+        raise TypeError("name must be a non-empty string describing the check.")
+    try:
+        holds = bool(condition)
+    except (RuntimeError, ValueError):
+        raise TypeError(f"{name}: condition must be True or False; reduce a tensor or array to one value "
+                        "with .all() or .any() first.") from None
+    if holds:
         print(f"{name} ✓")
         return
     print(f"{name} ✗")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+import nbutils
 from nbutils import colab
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,7 +40,8 @@ def test_on_colab_the_cell_installs_this_package_from_the_configured_repository(
     command = calls[0]
     assert command[1:4] == ["-m", "pip", "install"]
     url, branch = colab.repository()
-    assert command[-1] == f"nbutils @ git+{url}@{branch}"
+    assert command[-1] == f"nbutils @ git+{url}@{colab.release_tag()}"
+    assert not command[-1].endswith(f"@{branch}"), "install a pinned ref, not the branch head"
     assert not any("torch" in part for part in command), "the Colab cell must never reinstall torch"
 
 
@@ -52,6 +54,13 @@ def test_the_package_does_not_depend_on_torch():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert not [d for d in project["dependencies"] if re.match(r"torch\b", d)]
     assert "torch==2.13.0" in project["optional-dependencies"]["book"]
+
+
+def test_the_pinned_ref_is_the_release_tag_of_the_package_version():
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert colab.release_tag() == f"v{version}"
+    assert nbutils.__version__ == version, "nbutils.__version__ and pyproject.toml disagree"
+    assert re.fullmatch(r"v\d+\.\d+\.\d+", colab.release_tag())
 
 
 def test_repository_is_configured_once_in_config():

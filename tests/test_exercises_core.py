@@ -139,3 +139,21 @@ def test_scalar_reference_accepts_numbers_and_rejects_others():
     assert ex.check(lambda r: "12").status == "wrong_type"
     assert ex.check(lambda r: float("nan")).status == "nonfinite"
     assert ex.check(lambda r: 11.0).status == "wrong_value"
+
+
+def test_a_known_mistake_is_named():
+    from nbutils.exercises import Mistake
+
+    ex = make_exercise(mistakes=[Mistake(lambda x: 3 * x, "you tripled instead of doubling."),
+                                 Mistake(lambda x: (2 * x).sum(), "you summed.", status="summed")])
+    tripled = ex.check(lambda x: 3 * x)
+    assert tripled.status == "wrong_value" and "you tripled" in tripled.message
+    assert ex.check(lambda x: (2 * x).sum()).status == "summed"
+    assert ex.check(lambda x: 4 * x).message.endswith("(max rel. error 3e-01).")  # no mistake matches
+
+
+def test_a_near_miss_is_named():
+    ex = make_exercise(near_miss=(1e-3, "Use a better method."))
+    result = ex.check(lambda x: 2 * x * (1 + 1e-5))
+    assert result.status == "inaccurate" and "Use a better method." in result.message
+    assert ex.check(lambda x: 3 * x).status == "wrong_value"

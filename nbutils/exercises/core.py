@@ -39,6 +39,19 @@ class Case:
 
 
 @dataclass(frozen=True)
+class Mistake:
+    """A typical wrong answer: how to compute it from a case's arguments, and what to tell the learner.
+
+    ``status`` replaces the generic status ("wrong_value", "wrong_shape") when
+    the learner's answer matches this mistake; None keeps the generic one.
+    """
+
+    answer: Callable[..., torch.Tensor]
+    message: str
+    status: str | None = None
+
+
+@dataclass(frozen=True)
 class CheckResult:
     """What ``Exercise.check`` found. Displays as its message in Jupyter."""
 
@@ -53,8 +66,8 @@ class CheckResult:
         return self.passed
 
 
-class _Timeout(Exception):
-    pass
+class _Timeout(BaseException):
+    """Raised by the alarm; a BaseException so a learner's ``except Exception:`` cannot swallow it."""
 
 
 def _run_with_time_limit(func: Callable, args: tuple, kwargs: dict, seconds: float):
@@ -128,6 +141,15 @@ def is_stub(func: Callable) -> bool:
     return True
 
 
+def _one_line(exc: BaseException, limit: int = 200) -> str:
+    """``TypeName: first line of the message``, shortened, for a one-line report."""
+    lines = str(exc).strip().splitlines()
+    detail = lines[0] if lines else ""
+    if len(detail) > limit or len(lines) > 1:
+        detail = detail[:limit].rstrip() + " ..."
+    return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+
+
 def _describe(value) -> str:
     if isinstance(value, torch.Tensor):
         return "a torch.Tensor"
@@ -149,12 +171,28 @@ class Exercise:
     solution: the model solution; ``solution()`` prints its source.
     rtol: largest relative error accepted (see ``nbutils.verify.rel_error``).
     time_limit: seconds the learner's function may take on one case.
+    mistakes: typical wrong answers. When an answer has wrong values or a wrong
+        shape, the first mistake whose answer on the same case agrees with it
+        (same shape, relative error within ``rtol``) names what went wrong.
+    near_miss: ``(tol, message)``: said when the values are wrong but within
+        ``tol`` of the right ones (e.g. an inaccurate numerical method).
     """
 
     def __init__(self, name: str, reference: Callable, cases: Sequence[Case], hints: Sequence[str],
-                 solution: Callable, rtol: float = 1e-6, time_limit: float = 5.0):
+                 solution: Callable, rtol: float = 1e-6, time_limit: float = 5.0,
+                 mistakes: Sequence[Mistake] = (), near_miss: tuple[float, str] | None = None):
+        if not isinstance(name, str) or not name.isidentifier():
+            raise TypeError(f"name must be the function name the learner writes, got {name!r}.")
+        for role, function in (("reference", reference), ("solution", solution)):
+            if not callable(function):
+                raise TypeError(f"{role} must be a function, got {_describe(function)}.")
         if not cases:
             raise ValueError("an exercise needs at least one test case.")
+        if not all(isinstance(case, Case) for case in cases):
+            raise TypeError("cases must be Case objects, e.g. Case('a 2-D batch', (z, t)).")
+        for setting, value in (("rtol", rtol), ("time_limit", time_limit)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{setting} must be a positive number, got {value!r}.")
         self.name = name
         self.reference = reference
         self.cases = list(cases)
@@ -162,6 +200,8 @@ class Exercise:
         self.model_solution = solution
         self.rtol = rtol
         self.time_limit = time_limit
+        self.mistakes = list(mistakes)
+        self.near_miss = near_miss
 
     # -- the learner's three calls -------------------------------------------------
     def check(self, answer: Any) -> CheckResult:
@@ -208,8 +248,10 @@ class Exercise:
                               "Look for a loop that never ends.")
         except NotImplementedError:
             return self._fail(NOT_ATTEMPTED, f"{self.name}: not attempted yet (it raises NotImplementedError).")
+        except SystemExit:
+            return self._fail("exception", f"{self.name} called exit() {where}; return the result instead.")
         except Exception as exc:  # the learner's bug, reported in one line
-            return self._fail("exception", f"{self.name} raised {type(exc).__name__}: {exc} {where}.")
+            return self._fail("exception", f"{self.name} raised {_one_line(exc)} {where}.")
         if not (_same(args, case.args) and _same(kwargs, case.kwargs)):
             return self._fail("mutated_input", f"{self.name} changed its input {where}. Compute a new tensor "
                               "instead of modifying the argument in place (avoid `x -= ...`, `x[...] = ...`).")
@@ -218,10 +260,39 @@ class Exercise:
         return self._compare(got, expected, where, case)
 
     def _compare(self, got, expected, where: str, case: Case) -> CheckResult | None:
+        problem = self._compare_values(got, expected, where, case)
+        if problem is None or problem.status not in {"wrong_value", "wrong_shape"}:
+            return problem
+        named = self._name_the_mistake(got, expected, where, case)
+        return problem if named is None else named
+
+    def _name_the_mistake(self, got, expected, where: str, case: Case) -> CheckResult | None:
+        if not isinstance(got, torch.Tensor) or not bool(torch.isfinite(got).all()):
+            return None
+        for mistake in self.mistakes:
+            try:
+                wrong = mistake.answer(*_clone(case.args), **_clone(case.kwargs))
+            except Exception:  # noqa: BLE001 - a mistake that cannot be made on this case
+                continue
+            if isinstance(wrong, torch.Tensor) and wrong.shape == got.shape and rel_error(got, wrong) <= self.rtol:
+                status = mistake.status or ("wrong_shape" if got.shape != expected.shape else "wrong_value")
+                return self._fail(status, f"{self.name} is wrong {where}: {mistake.message}")
+        if self.near_miss is not None and got.shape == expected.shape:
+            tolerance, message = self.near_miss
+            err = rel_error(got, expected)
+            if err <= tolerance:
+                return self._fail("inaccurate", f"{self.name} {where}: max rel. error {err:.0e}, close but above "
+                                  f"the tolerance {self.rtol:.0e}. {message}")
+        return None
+
+    def _compare_values(self, got, expected, where: str, case: Case) -> CheckResult | None:
         if isinstance(expected, torch.Tensor):
             if not isinstance(got, torch.Tensor):
                 return self._fail("wrong_type", f"{self.name} returned {_describe(got)} {where}; "
                                   "return a torch.Tensor.")
+            if got.device.type != "cpu" or got.layout != torch.strided:
+                return self._fail("wrong_type", f"{self.name} returned a {got.layout} tensor on the "
+                                  f"{got.device.type} device {where}; return an ordinary tensor on the CPU.")
             if got.shape != expected.shape:
                 return self._fail("wrong_shape", f"{self.name} returned shape {tuple(got.shape)} {where}; "
                                   f"expected shape {tuple(expected.shape)}. Check the dimension you reduce "
