@@ -1,0 +1,117 @@
+"""Checkers of the MLP and activations chapter: the model solutions pass, typical mistakes fail with their message."""
+import torch
+import torch.nn.functional as F
+
+from nbutils.exercises.ch03_mlp_activations import ex_maxout_layer, ex_prelu_slope_grad, ex_silu_grad
+
+
+def test_silu_grad_model_solution_passes():
+    result = ex_silu_grad.check(ex_silu_grad.model_solution)
+    assert result.passed, result.message
+
+
+def test_silu_grad_stub_is_not_attempted():
+    def silu_grad(z):
+        ...  # your code here
+
+    assert ex_silu_grad.check(silu_grad).status == "not_attempted"
+
+
+def test_silu_grad_typical_mistakes():
+    def overflowing(z):
+        s = torch.exp(z) / (1 + torch.exp(z))
+        return s * (1 + z * (1 - s))
+
+    result = ex_silu_grad.check(overflowing)
+    assert result.status == "nonfinite" and "exp(-|z|)" in result.message
+
+    forgot_product_rule = ex_silu_grad.check(lambda z: torch.sigmoid(z))
+    assert forgot_product_rule.status == "wrong_value" and "product rule" in forgot_product_rule.message
+
+    sigmoid_derivative = ex_silu_grad.check(lambda z: torch.sigmoid(z) * (1 - torch.sigmoid(z)))
+    assert "derivative of sigmoid(z), not of z * sigmoid(z)" in sigmoid_derivative.message
+
+    half_product_rule = ex_silu_grad.check(lambda z: z * torch.sigmoid(z) * (1 - torch.sigmoid(z)))
+    assert "lost the other one" in half_product_rule.message
+
+    flipped = ex_silu_grad.check(lambda z: torch.sigmoid(z) * (1 - z * (1 - torch.sigmoid(z))))
+    assert "sign is flipped" in flipped.message
+
+    assert "SiLU itself" in ex_silu_grad.check(F.silu).message
+    assert ex_silu_grad.check(lambda z: ex_silu_grad.model_solution(z).float()).status == "wrong_dtype"
+
+
+def test_prelu_slope_grad_model_solution_passes():
+    result = ex_prelu_slope_grad.check(ex_prelu_slope_grad.model_solution)
+    assert result.passed, result.message
+
+
+def test_prelu_slope_grad_stub_is_not_attempted():
+    def prelu_slope_grad(z, a, grad_h):
+        ...  # your code here
+
+    assert ex_prelu_slope_grad.check(prelu_slope_grad).status == "not_attempted"
+
+
+def test_prelu_slope_grad_typical_mistakes():
+    per_example = ex_prelu_slope_grad.check(lambda z, a, g: g * torch.clamp(z, max=0))
+    assert per_example.status == "wrong_shape" and "one value per example" in per_example.message
+
+    averaged = ex_prelu_slope_grad.check(lambda z, a, g: (g * torch.clamp(z, max=0)).mean(dim=0))
+    assert averaged.status == "wrong_value" and "averaged" in averaged.message
+
+    per_channel_only = ex_prelu_slope_grad.check(lambda z, a, g: (g * torch.clamp(z, max=0)).sum(dim=0))
+    assert per_channel_only.status == "wrong_shape" and "shared by every channel" in per_channel_only.message
+
+    positive_part = ex_prelu_slope_grad.check(lambda z, a, g: (g * z).sum(dim=0))
+    assert positive_part.status == "wrong_value" and "does not depend on a" in positive_part.message
+
+    no_upstream = ex_prelu_slope_grad.check(lambda z, a, g: torch.clamp(z, max=0).sum(dim=0))
+    assert no_upstream.status == "wrong_value" and "grad_h" in no_upstream.message
+
+    def forgot_return(z, a, grad_h):
+        (grad_h * torch.clamp(z, max=0)).sum(dim=0)
+
+    assert ex_prelu_slope_grad.check(forgot_return).status == "no_return"
+
+
+def test_maxout_layer_model_solution_passes():
+    result = ex_maxout_layer.check(ex_maxout_layer.model_solution)
+    assert result.passed, result.message
+
+
+def test_maxout_layer_stub_is_not_attempted():
+    def maxout_layer(X, W, b, k):
+        ...  # your code here
+
+    assert ex_maxout_layer.check(maxout_layer).status == "not_attempted"
+
+
+def test_maxout_layer_typical_mistakes():
+    interleaved = ex_maxout_layer.check(lambda X, W, b, k: (X @ W.T + b).reshape(len(X), k, -1).amax(dim=1))
+    assert interleaved.status == "wrong_value" and "interleaved" in interleaved.message
+
+    no_bias = ex_maxout_layer.check(lambda X, W, b, k: (X @ W.T).reshape(len(X), -1, k).amax(dim=2))
+    assert no_bias.status == "wrong_value" and "bias" in no_bias.message
+
+    minimum = ex_maxout_layer.check(lambda X, W, b, k: (X @ W.T + b).reshape(len(X), -1, k).amin(dim=2))
+    assert "minimum" in minimum.message
+
+    one_max = ex_maxout_layer.check(lambda X, W, b, k: (X @ W.T + b).amax(dim=1))
+    assert one_max.status == "wrong_shape" and "all M*k pieces" in one_max.message
+
+    over_examples = ex_maxout_layer.check(lambda X, W, b, k: (X @ W.T + b).amax(dim=0))
+    assert over_examples.status == "wrong_shape" and "over the examples" in over_examples.message
+
+    values_and_indices = ex_maxout_layer.check(lambda X, W, b, k: (X @ W.T + b).reshape(len(X), -1, k).max(dim=2))
+    assert values_and_indices.status == "wrong_type"
+
+
+def test_checkers_leave_their_cases_unchanged():
+    for exercise in (ex_silu_grad, ex_prelu_slope_grad, ex_maxout_layer):
+        before = [tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in case.args) for case in exercise.cases]
+        exercise.check(exercise.model_solution)
+        for case, saved in zip(exercise.cases, before, strict=True):
+            for arg, old in zip(case.args, saved, strict=True):
+                if isinstance(arg, torch.Tensor):
+                    assert torch.equal(arg, old)

@@ -1,0 +1,155 @@
+"""Checkers of the backpropagation chapter: model solutions pass, typical mistakes fail with their own message."""
+import torch
+import torch.nn.functional as F
+
+from nbutils.exercises.ch04_backprop_jacobians import ex_normalize_vjp, ex_numerical_jacobian, ex_softmax_vjp
+
+
+def _finite_difference_jacobian(f, x, h, central=True, transpose=False):
+    steps = h * torch.eye(x.numel(), dtype=x.dtype)
+    if central:
+        columns = [(f(x + step) - f(x - step)) / (2 * h) for step in steps]
+    else:
+        columns = [(f(x + step) - f(x)) / h for step in steps]
+    jacobian = torch.stack(columns, dim=1)
+    return jacobian.T if transpose else jacobian
+
+
+def test_numerical_jacobian_model_solution_passes():
+    result = ex_numerical_jacobian.check(ex_numerical_jacobian.model_solution)
+    assert result.passed and result.message == "✓ numerical_jacobian: all 4 test cases pass."
+
+
+def test_numerical_jacobian_transposed_is_named():
+    result = ex_numerical_jacobian.check(lambda f, x: _finite_difference_jacobian(f, x, 1e-5, transpose=True))
+    assert result.status == "transposed" and "transpose of the Jacobian" in result.message
+    assert "f: R^3 -> R^2" in result.message
+
+
+def test_numerical_jacobian_transposed_is_named_for_a_square_jacobian():
+    # Rows and columns swapped with a stack along dim=0; only the square case can tell by values.
+    result = ex_numerical_jacobian.check(
+        lambda f, x: torch.func.jacrev(f)(x).T if x.numel() == len(f(x)) else torch.func.jacrev(f)(x))
+    assert result.status == "transposed" and "non-symmetric" in result.message
+
+
+def test_numerical_jacobian_inaccurate_steps_are_named():
+    for h in (1e-8, 1e-6, 1e-4):  # forward differences, even at their best step
+        forward = ex_numerical_jacobian.check(lambda f, x, h=h: _finite_difference_jacobian(f, x, h, central=False))
+        assert forward.status == "inaccurate" and "central differences" in forward.message
+    tiny_step = ex_numerical_jacobian.check(lambda f, x: _finite_difference_jacobian(f, x, 1e-10))
+    assert tiny_step.status == "inaccurate" and "round-off" in tiny_step.message
+    for h in (1e-6, 1e-5, 1e-4):  # central differences with a sensible step pass
+        assert ex_numerical_jacobian.check(lambda f, x, h=h: _finite_difference_jacobian(f, x, h)).passed
+
+
+def test_numerical_jacobian_far_off_and_float32_fail():
+    assert ex_numerical_jacobian.check(lambda f, x: _finite_difference_jacobian(f, x, 1.0)).status == "wrong_value"
+    assert ex_numerical_jacobian.check(lambda f, x: _finite_difference_jacobian(f, x, 1e-13)).status == "wrong_value"
+    float32 = ex_numerical_jacobian.check(lambda f, x: _finite_difference_jacobian(f, x, 1e-5).float())
+    assert float32.status == "wrong_dtype"
+
+
+def test_numerical_jacobian_stub_is_not_attempted():
+    def numerical_jacobian(f, x):
+        ...
+
+    assert ex_numerical_jacobian.check(numerical_jacobian).status == "not_attempted"
+
+
+def test_softmax_vjp_model_solution_passes():
+    assert ex_softmax_vjp.check(ex_softmax_vjp.model_solution).passed
+
+
+def test_softmax_vjp_typical_mistakes():
+    def diagonal_only(z, v):
+        y = torch.softmax(z, dim=-1)
+        return y * (1 - y) * v
+
+    result = ex_softmax_vjp.check(diagonal_only)
+    assert result.status == "diagonal_only" and "off-diagonal" in result.message
+
+    assert ex_softmax_vjp.check(lambda z, v: torch.softmax(z, -1) * v).status == "missing_term"
+    assert ex_softmax_vjp.check(
+        lambda z, v: v - (v * torch.softmax(z, -1)).sum(-1, keepdim=True)).status == "missing_factor"
+
+    def batch_sum(z, v):
+        y = torch.softmax(z, dim=-1)
+        return y * (v - (v * y).sum(dim=0, keepdim=True))
+
+    result = ex_softmax_vjp.check(batch_sum)
+    assert result.status == "wrong_dim" and "a batch of 3 rows" in result.message
+
+    def no_keepdim(z, v):
+        y = torch.softmax(z, dim=-1)
+        return y * (v - (v * y).sum(dim=-1))
+
+    assert ex_softmax_vjp.check(no_keepdim).status in {"wrong_value", "exception"}
+
+
+def test_softmax_vjp_overflow_and_dtype():
+    def naive(z, v):
+        e = torch.exp(z)
+        y = e / e.sum(dim=-1, keepdim=True)
+        return y * (v - (v * y).sum(dim=-1, keepdim=True))
+
+    result = ex_softmax_vjp.check(naive)
+    assert result.status == "nonfinite" and "±1000" in result.message and "overflows" in result.message
+    assert ex_softmax_vjp.check(lambda z, v: ex_softmax_vjp.model_solution(z.double(), v.double())).status \
+        == "wrong_dtype"
+
+
+def test_softmax_vjp_forming_the_jacobian_is_correct_but_allowed():
+    def with_jacobian(z, v):
+        y = torch.softmax(z, dim=-1)
+        jacobian = torch.diag_embed(y) - y.unsqueeze(-1) * y.unsqueeze(-2)
+        return (v.unsqueeze(-2) @ jacobian).squeeze(-2)
+
+    assert ex_softmax_vjp.check(with_jacobian).passed
+
+
+def test_softmax_vjp_stub_is_not_attempted():
+    def softmax_vjp(z, v):
+        ...
+
+    assert ex_softmax_vjp.check(softmax_vjp).status == "not_attempted"
+
+
+def test_normalize_vjp_model_solution_passes():
+    assert ex_normalize_vjp.check(ex_normalize_vjp.model_solution).passed
+
+
+def test_normalize_vjp_typical_mistakes():
+    def norm(x):
+        return x.norm(dim=-1, keepdim=True)
+
+    def unit(x):
+        return x / norm(x)
+
+    result = ex_normalize_vjp.check(lambda x, v: v / norm(x))
+    assert result.status == "norm_as_constant" and "constant" in result.message
+    result = ex_normalize_vjp.check(lambda x, v: (v + unit(x) * (unit(x) * v).sum(-1, keepdim=True)) / norm(x))
+    assert result.status == "wrong_sign" and "orthogonal" in result.message
+    result = ex_normalize_vjp.check(lambda x, v: (v - unit(x) * (unit(x) * v).sum(-1, keepdim=True)) / norm(x) ** 2)
+    assert result.status == "wrong_power"
+    result = ex_normalize_vjp.check(lambda x, v: (v - unit(x) * (unit(x) * v).sum(0, keepdim=True)) / norm(x))
+    assert result.status == "wrong_dim" and "a batch of 4 rows" in result.message
+    # Normalising along the batch dimension instead of each row.
+    assert ex_normalize_vjp.check(
+        lambda x, v: torch.func.vjp(lambda t: F.normalize(t, dim=0), x)[1](v)[0]).status == "wrong_value"
+
+
+def test_normalize_vjp_in_place_update_is_reported():
+    def in_place(x, v):
+        r = x.norm(dim=-1, keepdim=True)
+        x /= r
+        return (v - x * (x * v).sum(-1, keepdim=True)) / r
+
+    assert ex_normalize_vjp.check(in_place).status == "mutated_input"
+
+
+def test_normalize_vjp_stub_is_not_attempted():
+    def normalize_vjp(x, v):
+        ...
+
+    assert ex_normalize_vjp.check(normalize_vjp).status == "not_attempted"
