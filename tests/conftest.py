@@ -1,11 +1,30 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 import matplotlib
+import pytest
 
 matplotlib.use("Agg")
 os.environ.setdefault("NBUTILS_STATIC", "1")
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+
+@pytest.fixture(scope="session")
+def built_site() -> Path:
+    """Build the book strictly (-W -n --keep-going) once per test run; the path of its HTML.
+
+    The site lands in ``_build/html``, or under ``$BOOK_BUILD_OUTPUT/_build/html``
+    when that is set (a private build that leaves the shared ``_build`` alone).
+    """
+    output = Path(os.environ.get("BOOK_BUILD_OUTPUT") or ROOT)
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "-W", "-n", "--keep-going"]
+    if output != ROOT:
+        command += ["--path-output", str(output)]
+    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"the book build failed or warned:\n{log[-6000:]}"
+    return output / "_build" / "html"

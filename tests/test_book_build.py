@@ -1,23 +1,11 @@
 """The strict book build (-W -n --keep-going) is part of the tests: zero warnings, math served locally."""
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-HTML = ROOT / "_build" / "html"
-
-
-@pytest.fixture(scope="module")
-def built_site():
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    result = subprocess.run([str(jupyter_book), "build", str(ROOT), "-W", "-n", "--keep-going"],
-                            capture_output=True, text=True, cwd=ROOT)
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"the book build failed or warned:\n{log[-6000:]}"
-    return HTML
+# built_site (tests/conftest.py) builds the book once per test run.
 
 
 @pytest.mark.slow

@@ -78,21 +78,46 @@ def test_first_code_cell_is_the_colab_setup(chapter):
     assert first["metadata"].get("tags") == SETUP_TAGS
 
 
+# Code that draws from torch's global generator (parameter initialisation included).
+GLOBAL_TORCH_DRAW = re.compile(r"torch\.(randn|rand|randint|randperm|normal|bernoulli|multinomial)(_like)?\("
+                               r"|nn\.(Linear|Conv\w*|RNN|LSTM|GRU|Embedding|Bilinear)\(|\.(uniform|normal)_\(")
+GLOBAL_SEED = re.compile(r"torch\.manual_seed\(|set_seed\(")
+UNSEEDED = {
+    "the global NumPy generator (use rng = np.random.default_rng(seed))":
+        r"np\.random\.(?!default_rng\b|Generator\b|SeedSequence\b|PCG64\b)\w+\(",
+    "an unseeded NumPy generator": r"default_rng\(\s*\)",
+    "Python's global random module (use random.Random(seed))":
+        r"(?<![\w.])random\.(random|randint|choice|choices|shuffle|sample|uniform|gauss|seed)\(",
+}
+
+
 def test_seeds_are_set(chapter):
+    """Every chapter seeds torch before its first random draw and never uses an unseeded generator."""
     path, nb = chapter
-    source = "\n".join(text(c) for c in code_cells(nb))
-    assert re.search(r"manual_seed\(|default_rng\(|set_seed\(", source), f"{path.name} sets no seed"
+    lecture = [c for c in code_cells(nb)[1:] if DEFINITIONS_TAG not in c["metadata"].get("tags", [])]
+    seeded = next((i for i, c in enumerate(lecture) if GLOBAL_SEED.search(text(c))), None)
+    assert seeded is not None, f"{path.name} never calls torch.manual_seed (see CONTRIBUTING.md, cell 3)"
+    first_draw = next((i for i, c in enumerate(lecture) if GLOBAL_TORCH_DRAW.search(text(c))), len(lecture))
+    assert seeded <= first_draw, \
+        f"{path.name} draws random numbers before seeding torch, in\n{text(lecture[first_draw])[:200]}"
+    for cell in code_cells(nb):
+        for what, pattern in UNSEEDED.items():
+            assert not re.search(pattern, text(cell)), f"{path.name} uses {what} in\n{text(cell)[:200]}"
+        for generator in re.finditer(r"torch\.Generator\(\)", text(cell)):
+            assert ".manual_seed(" in text(cell)[generator.start():], \
+                f"{path.name}: an unseeded torch.Generator() in\n{text(cell)[:200]}"
 
 
 def test_printed_floats_are_rounded(chapter):
     path, nb = chapter
-    long_float = re.compile(r"\d\.\d{7,}")
+    # A float with 7+ decimals, or a tensor printed as is: digits that change with the BLAS and thread count.
+    unrounded = re.compile(r"\d\.\d{7,}|tensor\(\[*\s*-?(\d+\.\d|nan|inf)")
     for cell in code_cells(nb):
         if "nbval-ignore-output" in cell["metadata"].get("tags", []):
             continue
         for out in cell.get("outputs", []):
             shown = "".join(out.get("text", "")) + "".join(out.get("data", {}).get("text/plain", ""))
-            assert not long_float.search(shown), \
+            assert not unrounded.search(shown), \
                 f"{path.name}: unrounded float in output of\n{text(cell)[:200]}\n-> {shown[:200]}"
 
 
