@@ -29,7 +29,7 @@ import pytest
 import torch
 
 import nbutils.exercises
-from nbutils import colab, data, notebook, plot, train, verify, widgets
+from nbutils import colab, data, notebook, plot, timing, train, verify, widgets
 from nbutils.exercises.core import NOT_ATTEMPTED, Case, Exercise, is_stub
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -383,6 +383,10 @@ HOSTILE_CALLS = [
     (colab.write_setup_cells, (None,), TypeError, r"notebooks must be a list of notebook paths"),
     (colab.write_setup_cells, ("chapters/02_maximum_likelihood.ipynb",), TypeError,
      r"notebooks must be a list of notebook paths"),
+    # timing
+    (timing.wall_times, (None,), TypeError, r"run must be a function of no arguments"),
+    (timing.wall_times, (print, 0), ValueError, r"repeats must be a positive integer"),
+    (timing.wall_times, (print, 3, NAN), ValueError, r"min_total must be a non-negative number"),
     # exercises
     (Exercise, ("f", torch.exp, [], [], torch.exp), ValueError, r"an exercise needs at least one test case"),
     (Exercise, (None, torch.exp, [Case("a", (1.0,))], [], torch.exp), TypeError, r"name must be"),
@@ -435,7 +439,7 @@ NO_INPUT = {
     "core.is_stub": "tested with hostile values in test_is_stub_never_raises",
 }
 MODULES = {"verify": verify, "plot": plot, "widgets": widgets, "data": data, "train": train,
-           "notebook": notebook, "colab": colab, "core": nbutils.exercises.core}
+           "notebook": notebook, "colab": colab, "timing": timing, "core": nbutils.exercises.core}
 
 
 def public_names() -> set[str]:
