@@ -30,7 +30,7 @@ test: $(STAMP) browser
 
 ## The same without the book build and nbval (seconds, for editing nbutils).
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m "not slow" tests/
 
 ## Debian's Chromium for tests/test_site_browser.py, installed when missing (no browser download by playwright).
 browser:

@@ -1,4 +1,4 @@
-"""Load a chapter's own definitions from its notebook, for tests and benchmarks.
+"""The book's chapters for tests and benchmarks: which pages ``_toc.yml`` lists, and a chapter's own definitions.
 
 A chapter marks the cells that define its from-scratch functions and classes
 with the cell tag ``definitions`` (see CONTRIBUTING.md). Those cells must only
@@ -16,6 +16,33 @@ from pathlib import Path
 DEFINITIONS_TAG = "definitions"
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = ROOT / "chapters"
+
+
+def _file_entries(node) -> list[str]:
+    """Every ``file:`` value in a parsed _toc.yml node, depth first (the reading order)."""
+    if isinstance(node, dict):
+        found = [node["file"]] if isinstance(node.get("file"), str) else []
+        return found + [entry for key, value in node.items() if key != "file" for entry in _file_entries(value)]
+    if isinstance(node, list):
+        return [entry for item in node for entry in _file_entries(item)]
+    return []
+
+
+def toc_pages(root: str | Path = ROOT) -> list[str]:
+    """Every page ``root/_toc.yml`` lists, in reading order: its root page, then each ``file:`` entry.
+
+    Entries are as written in the toc, relative to ``root`` and usually without
+    a suffix (``chapters/02_maximum_likelihood``).
+    """
+    if not isinstance(root, (str, Path)) or not str(root):
+        raise TypeError(f"root must be the book's folder, got {root!r}.")
+    toc_path = Path(root) / "_toc.yml"
+    if not toc_path.is_file():
+        raise FileNotFoundError(f"no _toc.yml in {root}; run this from the book's repository.")
+    import yaml  # installed with Jupyter Book; only tests and benchmarks read the toc
+
+    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
+    return [toc["root"], *_file_entries({key: value for key, value in toc.items() if key != "root"})]
 
 
 def chapter_path(chapter: str | Path) -> Path:

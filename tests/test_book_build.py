@@ -4,14 +4,15 @@ from pathlib import Path
 
 import pytest
 
+from nbutils.notebook import toc_pages
+
 ROOT = Path(__file__).resolve().parent.parent
 # built_site (tests/conftest.py) builds the book once per test run.
 
 
 @pytest.mark.slow
 def test_every_toc_page_is_built(built_site):
-    toc = (ROOT / "_toc.yml").read_text()
-    for entry in re.findall(r"file:\s*(\S+)", toc):
+    for entry in toc_pages():
         assert (built_site / f"{entry}.html").is_file(), f"{entry}.html was not built"
 
 

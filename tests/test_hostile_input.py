@@ -383,6 +383,8 @@ HOSTILE_CALLS = [
     (colab.write_setup_cells, (None,), TypeError, r"notebooks must be a list of notebook paths"),
     (colab.write_setup_cells, ("chapters/02_maximum_likelihood.ipynb",), TypeError,
      r"notebooks must be a list of notebook paths"),
+    (notebook.toc_pages, (None,), TypeError, r"root must be the book's folder"),
+    (notebook.toc_pages, ("/nonexistent-book",), FileNotFoundError, r"no _toc.yml in /nonexistent-book"),
     # timing
     (timing.wall_times, (None,), TypeError, r"run must be a function of no arguments"),
     (timing.wall_times, (print, 0), ValueError, r"repeats must be a positive integer"),

@@ -6,15 +6,13 @@ from pathlib import Path
 import pytest
 
 from nbutils.colab import SETUP_TAGS, setup_cell_source
-from nbutils.notebook import DEFINITIONS_TAG, load_definitions
+from nbutils.notebook import DEFINITIONS_TAG, load_definitions, toc_pages
 
 ROOT = Path(__file__).resolve().parent.parent
 CHAPTERS = sorted((ROOT / "chapters").glob("*.ipynb"))
 MAX_NOTEBOOK_MB = 2.0  # figures at 100 dpi keep a chapter well under this
 
 
-def toc_files() -> list[str]:
-    return re.findall(r"^\s*-?\s*file:\s*(\S+)", (ROOT / "_toc.yml").read_text(), re.MULTILINE)
 
 
 def load(path: Path) -> dict:
@@ -38,7 +36,7 @@ def test_there_is_at_least_one_chapter():
 
 
 def test_every_chapter_is_in_the_toc_and_every_toc_entry_exists():
-    listed = toc_files()
+    listed = toc_pages()
     for path in CHAPTERS:
         assert f"chapters/{path.stem}" in listed, f"{path.name} is not in _toc.yml"
     for entry in listed:

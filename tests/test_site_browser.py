@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nbutils.notebook import toc_pages
+
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
@@ -50,25 +52,6 @@ _WAIT_FOR_IMAGES_JS = """() => Promise.all(Array.from(document.images).map(img =
 
 
 # --------------------------------------------------------------------------- pages and what they should show
-
-def toc_pages() -> list[str]:
-    """Every page of the book in _toc.yml order: the root, then each ``file:`` entry."""
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    pages = [toc["root"]]
-
-    def walk(node) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                pages.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk({key: value for key, value in toc.items() if key != "root"})
-    return pages
-
 
 def config() -> dict:
     return yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
