@@ -1,78 +1,97 @@
-"""Chapter execution: every chapter run top to bottom in a fresh kernel, several times, round-robin."""
+"""Chapter run times and peak memory: each chapter executed top to bottom in a fresh kernel, several times.
+
+Each execution runs in its own process (``python -m benchmarks.chapters NOTEBOOK`` prints one
+JSON line), so the kernel is that process's only child and ``getrusage(RUSAGE_CHILDREN)``
+after the kernel exits is the kernel's peak memory. The notebook is never written back.
+"""
 from __future__ import annotations
 
 import json
+import resource
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable
+import time
 from pathlib import Path
 
-from benchmarks import CHAPTER_BUDGET_S, ROOT
+from benchmarks import CHAPTER_BUDGET_S, MEMORY_BUDGET_MB, ROOT
+from nbutils.notebook import toc_pages
+from nbutils.widgets import use_build_environment
 
-Executor = Callable[[Path], dict]
-SLOWEST_CELLS = 3
+CELL_TIMEOUT_S = 300  # the book build's limit (_config.yml); a hanging cell fails the run, not the benchmark
 
 
 class ExecutionFailed(RuntimeError):
     """A notebook did not execute to the end."""
 
 
-def run_worker(notebook: Path, profile_to: Path | None = None) -> dict:
-    """Execute ``notebook`` in a fresh process and kernel (``benchmarks.worker``) and return its report."""
-    command = [sys.executable, "-m", "benchmarks.worker", str(notebook)]
-    if profile_to is not None:
-        command += ["--profile", str(profile_to)]
-    finished = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
-    lines = finished.stdout.strip().splitlines()
-    report = json.loads(lines[-1]) if lines and lines[-1].startswith("{") else {}
+def toc_notebooks(root: Path = ROOT) -> list[Path]:
+    """The notebooks ``root/_toc.yml`` lists, in reading order."""
+    paths = [root / (page if page.endswith(".ipynb") else f"{page}.ipynb") for page in toc_pages(root)]
+    return list(dict.fromkeys(path for path in paths if path.is_file()))
+
+
+def execute(notebook: Path) -> dict:
+    """Execute ``notebook`` in a fresh process and kernel; its wall time and peak memory."""
+    finished = subprocess.run([sys.executable, "-m", "benchmarks.chapters", str(notebook)],
+                              capture_output=True, text=True, cwd=ROOT)
+    last = (finished.stdout.strip().splitlines() or ["{}"])[-1]
+    report = json.loads(last) if last.startswith("{") else {}
     if finished.returncode != 0 or "seconds" not in report:
         reason = report.get("error") or (finished.stderr.strip().splitlines() or ["no output"])[-1]
         raise ExecutionFailed(f"{notebook.name} did not execute: {reason}")
     return report
 
 
-def summarise_runs(notebook: Path, runs: list[dict], budget_s: float = CHAPTER_BUDGET_S) -> dict:
-    """Median, min and max wall time, the largest peak memory and the slowest cells of one chapter's runs."""
-    if not runs:
-        raise ValueError(f"no runs of {notebook.name} to summarise.")
+def summarise(notebook: Path, runs: list[dict]) -> dict:
+    """Median, min and max wall time and the largest peak memory of one chapter's runs."""
     seconds = [run["seconds"] for run in runs]
-    per_cell: dict[int, list[float]] = {}
-    lines: dict[int, str] = {}
-    for run in runs:
-        for cell in run["cells"]:
-            if cell["seconds"] is not None:
-                per_cell.setdefault(cell["index"], []).append(cell["seconds"])
-                lines[cell["index"]] = cell["first_line"]
-    cells = sorted(({"index": index, "first_line": lines[index], "seconds": statistics.median(times)}
-                    for index, times in per_cell.items()), key=lambda cell: -cell["seconds"])
-    median = statistics.median(seconds)
-    return {"chapter": notebook.stem, "runs_s": seconds, "median_s": median, "min_s": min(seconds),
-            "max_s": max(seconds), "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
-            "over_budget": median > budget_s, "slowest_cells": cells[:SLOWEST_CELLS]}
+    peak = max(run["peak_rss_mb"] for run in runs)
+    return {"chapter": notebook.stem, "runs_s": seconds, "median_s": statistics.median(seconds),
+            "min_s": min(seconds), "max_s": max(seconds), "peak_rss_mb": peak,
+            "over_budget": statistics.median(seconds) > CHAPTER_BUDGET_S or peak > MEMORY_BUDGET_MB}
 
 
-def measure_chapters(notebooks: list[Path], runs: int, execute: Executor = run_worker,
-                     progress: Callable[[str], None] = print) -> tuple[list[dict], list[str]]:
-    """Execute every notebook ``runs`` times, round-robin so slow drifts in machine load touch all alike.
+def measure_chapters(notebooks: list[Path], runs: int, run=execute, progress=print) -> tuple[list[dict], list[str]]:
+    """Execute every notebook ``runs`` times, round-robin so a change in machine load touches all alike.
 
-    Returns the per-chapter summaries (see :func:`summarise_runs`) and one message per failed chapter;
-    a chapter that fails once is not run again.
+    Returns one summary per chapter that ran and one message per chapter that failed (not retried).
     """
-    if runs < 1:
-        raise ValueError(f"runs must be at least 1, got {runs}.")
-    results: dict[Path, list[dict]] = {notebook: [] for notebook in notebooks}
+    done: dict[Path, list[dict]] = {notebook: [] for notebook in notebooks}
     errors: dict[Path, str] = {}
     for round_number in range(1, runs + 1):
-        for notebook in notebooks:
-            if notebook in errors:
-                continue
+        for notebook in [n for n in notebooks if n not in errors]:
             try:
-                results[notebook].append(execute(notebook))
+                done[notebook].append(run(notebook))
             except ExecutionFailed as failure:
                 errors[notebook] = str(failure)
                 progress(f"  {failure}")
                 continue
-            progress(f"  run {round_number}/{runs} {notebook.stem}: {results[notebook][-1]['seconds']:.1f} s")
-    summaries = [summarise_runs(notebook, results[notebook]) for notebook in notebooks if notebook not in errors]
-    return summaries, list(errors.values())
+            progress(f"  run {round_number}/{runs} {notebook.stem}: {done[notebook][-1]['seconds']:.1f} s")
+    return [summarise(n, done[n]) for n in notebooks if n not in errors], list(errors.values())
+
+
+def main(notebook: Path) -> int:
+    """Execute one notebook in this process's only kernel and print its cost as one JSON line."""
+    import nbformat
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+    use_build_environment()
+    book = nbformat.read(notebook, as_version=4)
+    client = NotebookClient(book, timeout=CELL_TIMEOUT_S, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except (CellExecutionError, CellTimeoutError) as error:
+        print(json.dumps({"error": str(error).strip().splitlines()[-1][:500]}))
+        return 1
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # bytes on macOS, KiB on Linux
+    print(json.dumps({"seconds": time.perf_counter() - start,
+                      "peak_rss_mb": peak / 2**20 if sys.platform == "darwin" else peak / 2**10}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(Path(sys.argv[1]).resolve()))

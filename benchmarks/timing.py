@@ -1,67 +1,146 @@
-"""Wall-clock timing of one call, repeated enough times to rise above the clock's resolution."""
+"""The one case loop: build a case's inputs at each size, check that a ratio case's two sides agree, then time
+every function with ``torch.utils.benchmark``; a ratio case gives ours / PyTorch, a scaling case a fitted slope."""
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+import statistics
+from dataclasses import dataclass
 
+import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
+from torch.utils.benchmark import Measurement, Timer
 
-MAX_CALLS_PER_SAMPLE = 1 << 20
-
-
-def seconds_per_call(function: Callable, args: Sequence, calls: int) -> float:
-    """The mean wall time of ``function(*args)`` over ``calls`` back-to-back calls, in seconds."""
-    start = time.perf_counter()
-    for _ in range(calls):
-        function(*args)
-    return (time.perf_counter() - start) / calls
+from benchmarks.cases import RatioCase, ScalingCase, resolve
 
 
-def calls_per_sample(function: Callable, args: Sequence, min_sample_s: float) -> int:
-    """The smallest power of two of calls that together take at least ``min_sample_s`` seconds."""
-    calls = 1
-    while calls < MAX_CALLS_PER_SAMPLE and seconds_per_call(function, args, calls) * calls < min_sample_s:
-        calls *= 2
-    return calls
+@dataclass(frozen=True)
+class Config:
+    """How much to measure. ``max_size`` caps every size (the tests run each case at 16)."""
+
+    chapter_runs: int = 3  # fresh-kernel executions of each chapter
+    rounds: int = 3  # blocked_autorange measurements of each function, in alternating order
+    min_run_time: float = 0.2  # seconds each blocked_autorange measurement lasts at least
+    threads: int = 1  # torch and BLAS threads while timing (one: steady on a small shared machine)
+    max_size: int | None = None
 
 
-def interleaved_samples(functions: Sequence[Callable], args: Sequence, repetitions: int,
-                        min_sample_s: float) -> list[list[float]]:
-    """Per-call seconds of each function, sampled ``repetitions`` times in turn on the same ``args``.
+FULL = Config()
+QUICK = Config(chapter_runs=1, rounds=1, min_run_time=0.05)
+TINY = Config(chapter_runs=1, rounds=1, min_run_time=0.001, max_size=16)
 
-    Each repetition times every function once, in an order that alternates between
-    repetitions, so a change in machine load affects all of them alike. The result has
-    one list per function, ``repetitions`` long.
+
+def leaves(output) -> list[torch.Tensor]:
+    """An output (a tensor, array or number, or a tuple, list or dict of them) as float64 tensors."""
+    if isinstance(output, dict):
+        return [leaf for key in sorted(output) for leaf in leaves(output[key])]
+    if isinstance(output, (tuple, list)):
+        return [leaf for item in output for leaf in leaves(item)]
+    if isinstance(output, torch.Tensor):
+        return [output.detach().to(torch.float64)]
+    if isinstance(output, (np.ndarray, np.generic, int, float)):
+        return [torch.as_tensor(np.asarray(output, dtype=np.float64))]
+    raise TypeError(f"cannot compare an output of type {type(output).__name__}; return tensors or numbers.")
+
+
+def relative_difference(ours, reference) -> float:
+    """The largest absolute difference of two outputs over the largest finite reference value (inf for a lone NaN)."""
+    worst = scale = 0.0
+    for mine, theirs in zip(leaves(ours), leaves(reference), strict=True):
+        if mine.shape != theirs.shape:
+            raise ValueError(f"the outputs have shapes {tuple(mine.shape)} and {tuple(theirs.shape)}.")
+        same = (mine == theirs) | (mine.isnan() & theirs.isnan())  # equal infinities and NaNs agree
+        difference = torch.where(same, 0.0, (mine - theirs).abs())
+        if difference.isnan().any():
+            return float("inf")
+        finite = theirs[theirs.isfinite()].abs()
+        worst = max(worst, float(difference.max()) if difference.numel() else 0.0)
+        scale = max(scale, float(finite.max()) if finite.numel() else 0.0)
+    return worst / scale if scale > 0 else worst
+
+
+def largest_input(args: tuple) -> str:
+    """Shape and dtype of the argument with the most elements, the one that sets the work."""
+    arrays = [torch.as_tensor(arg) for arg in args if isinstance(arg, (torch.Tensor, np.ndarray))]
+    if not arrays:
+        return "no tensors"
+    largest = max(arrays, key=torch.numel)
+    return f"{tuple(largest.shape)} {str(largest.dtype).removeprefix('torch.')}"
+
+
+def log_log_slope(sizes, seconds) -> float:
+    """The least-squares slope p of log(seconds) against log(size): time ~ c * size ** p."""
+    return float(np.polyfit(np.log(sizes), np.log(seconds), 1)[0])
+
+
+def run_sizes(case: RatioCase | ScalingCase, config: Config) -> list[int]:
+    """The sizes a case runs at: capped by ``config.max_size``, and always two at least for a scaling case."""
+    if isinstance(case, RatioCase):
+        return [case.size if config.max_size is None else min(case.size, config.max_size)]
+    kept = [size for size in case.sizes if config.max_size is None or size <= config.max_size]
+    return kept if len(kept) >= 2 else list(case.sizes[:2])
+
+
+def measure_case(case: RatioCase | ScalingCase, chapter: str, config: Config,
+                 measurements: list[Measurement] | None = None) -> dict:
+    """Measure one case. Every ``blocked_autorange`` measurement is appended to ``measurements`` (for Compare).
+
+    A ratio case whose two outputs disagree gets an ``error`` and is not timed.
     """
-    if repetitions < 1:
-        raise ValueError(f"repetitions must be at least 1, got {repetitions}.")
-    calls = [calls_per_sample(function, args, min_sample_s) for function in functions]
-    samples: list[list[float]] = [[] for _ in functions]
-    for repetition in range(repetitions):
-        order = range(len(functions)) if repetition % 2 == 0 else reversed(range(len(functions)))
-        for index in order:
-            samples[index].append(seconds_per_call(functions[index], args, calls[index]))
-    return samples
+    if isinstance(case, RatioCase):
+        functions = {"ours": resolve(case.ours, chapter), "PyTorch": case.reference}
+        result = {"chapter": chapter, "name": case.name, "goal": case.goal, "reason": case.reason, "rtol": case.rtol}
+    else:
+        functions = {label: resolve(function, chapter) for label, function in case.functions.items()}
+        result = {"chapter": chapter, "name": case.name, "variable": case.variable, "note": case.note}
+    sizes, seconds = run_sizes(case, config), {label: [] for label in functions}
+    for size in sizes:
+        args = case.inputs(size, torch.Generator().manual_seed(0))
+        if isinstance(case, RatioCase):
+            difference = relative_difference(functions["ours"](*args), case.reference(*args))
+            result.update(size=size, largest_input=largest_input(args), rel_difference=difference)
+            if not difference <= case.rtol:
+                return {**result, "error": f"outputs disagree: relative difference {difference:.1e} > {case.rtol:.0e}"}
+        medians = {label: [] for label in functions}
+        with threadpool_limits(limits=config.threads):
+            for round_index in range(config.rounds):
+                labels = list(functions) if round_index % 2 == 0 else list(reversed(functions))
+                for label in labels:
+                    timer = Timer("function(*args)", globals={"function": functions[label], "args": args},
+                                  num_threads=config.threads, label=f"{chapter}: {case.name}",
+                                  sub_label=f"size {size}", description=label)
+                    measurement = timer.blocked_autorange(min_run_time=config.min_run_time)
+                    medians[label].append(measurement.median)
+                    if measurements is not None:
+                        measurements.append(measurement)
+        for label, times in medians.items():
+            seconds[label].append(min(times) if isinstance(case, ScalingCase) else statistics.median(times))
+        if isinstance(case, RatioCase):
+            ratios = [mine / theirs for mine, theirs in zip(medians["ours"], medians["PyTorch"], strict=True)]
+            ratio = statistics.median(ratios)
+            result.update(ours_s=seconds["ours"][0], reference_s=seconds["PyTorch"][0], ratios=ratios,
+                          ratio=ratio, over_goal=ratio > case.goal)
+    if isinstance(case, ScalingCase):
+        result.update(sizes=sizes, series=[{"label": label, "seconds": times, "slope": log_log_slope(sizes, times),
+                                            "expected_slope": case.expected_slopes[label]}
+                                           for label, times in seconds.items()])
+    return result
 
 
-@contextmanager
-def limited_threads(threads: int | None) -> Iterator[None]:
-    """Run the block with ``threads`` torch threads and BLAS threads (NumPy's too); None leaves the defaults.
+def measure_cases(modules: list, kind: str, config: Config, measurements: list[Measurement] | None = None,
+                  progress=print) -> list[dict]:
+    """Every case of ``kind`` (``"ratios"`` or ``"scaling"``) of the given case modules, in declaration order.
 
-    On a small shared machine a parallel kernel stalls whenever another process holds a
-    core; one thread keeps the timings of both implementations steady and comparable.
+    A case that raises is reported with its error; the other cases still run.
     """
-    if threads is None:
-        yield
-        return
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, got {threads}.")
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        with threadpool_limits(limits=threads):
-            yield
-    finally:
-        torch.set_num_threads(previous)
+    results = []
+    for module in modules:
+        for case in getattr(module, kind.upper(), []):
+            try:
+                result = measure_case(case, module.CHAPTER, config, measurements)
+            except Exception as failure:
+                result = {"chapter": module.CHAPTER, "name": case.name, "error": f"{type(failure).__name__}: {failure}"}
+            shown = result.get("error") or (f"{result['ratio']:.2f}x" if "ratio" in result else ", ".join(
+                f"{s['label']} slope {s['slope']:.2f}" for s in result["series"]))
+            progress(f"  {module.CHAPTER} {case.name}: {shown}")
+            results.append(result)
+    return results

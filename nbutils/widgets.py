@@ -2,8 +2,8 @@
 
 How explorers appear on the website (decided here, once for the book): the
 website shows the *static figure alone*. A chapter calls :func:`explore`.
-When the book builds or the tests run (``NBUTILS_STATIC=1``, set by the
-Makefile) it draws the figure for the default parameters, which is what the
+When the book builds or the tests run (``NBUTILS_STATIC=1``, from
+:data:`BUILD_ENVIRONMENT`) it draws the figure for the default parameters, which is what the
 built page stores. In a reader's Jupyter or Colab kernel it shows the sliders
 with the same figure under them, redrawn when a slider is released. Saved widget state is not embedded: a page built
 from it would show sliders that cannot move without a kernel. The widget cell
@@ -17,6 +17,16 @@ from collections.abc import Callable
 from typing import Any
 
 import matplotlib.pyplot as plt
+
+# The one place the build environment is set: the tests (tests/conftest.py), the benchmark's chapter runs and
+# the book build (_ext/static_explorers.py) apply it, so every kernel they start draws static figures.
+BUILD_ENVIRONMENT = {"NBUTILS_STATIC": "1", "PYDEVD_DISABLE_FILE_VALIDATION": "1"}
+
+
+def use_build_environment() -> None:
+    """Set :data:`BUILD_ENVIRONMENT` in ``os.environ``, keeping any value set already (``NBUTILS_STATIC=0``)."""
+    for name, value in BUILD_ENVIRONMENT.items():
+        os.environ.setdefault(name, value)
 
 
 def _live_kernel() -> bool:
