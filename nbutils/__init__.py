@@ -2,7 +2,10 @@
 
 Modules (one concern each): ``verify`` (checks against a reference),
 ``plot`` (the figure style), ``widgets`` (explorers), ``exercises``
-(self-checking exercises), ``data``, ``train``, ``notebook`` (a chapter's
-definitions for tests and benchmarks) and ``colab`` (running on Colab).
+(self-checking exercises), ``data``, ``train``, ``timing``, ``notebook``
+(a chapter's definitions for tests and benchmarks) and ``colab`` (running on
+Colab). The version is kept once, in ``pyproject.toml``.
 """
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+__version__ = version(__name__)

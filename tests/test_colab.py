@@ -1,5 +1,6 @@
 """The Colab set-up cell, simulated offline: a fake google.colab module and a recorded pip call."""
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -30,7 +31,7 @@ def run_setup_cell(monkeypatch, on_colab: bool, nbutils_installed: bool) -> list
     monkeypatch.setattr("importlib.util.find_spec",
                         lambda name, *a: (real_find_spec(name, *a) if nbutils_installed else None)
                         if name == "nbutils" else real_find_spec(name, *a))
-    exec(compile(colab.setup_cell_source(), "setup-cell", "exec"), {})
+    exec(compile(colab.setup_cell_source(), "setup-cell", "exec"), {})  # noqa: S102 (the cell the book ships)
     return calls
 
 
@@ -39,9 +40,8 @@ def test_on_colab_the_cell_installs_this_package_from_the_configured_repository(
     assert len(calls) == 1
     command = calls[0]
     assert command[1:4] == ["-m", "pip", "install"]
-    url, branch = colab.repository()
-    assert command[-1] == f"nbutils @ git+{url}@{colab.release_tag()}"
-    assert not command[-1].endswith(f"@{branch}"), "install a pinned ref, not the branch head"
+    assert command[-1] == f"nbutils @ git+{colab.repository()}@{colab.release_tag()}"
+    assert not command[-1].endswith("@main"), "install a pinned ref, not the branch head"
     assert not any("torch" in part for part in command), "the Colab cell must never reinstall torch"
 
 
@@ -59,14 +59,26 @@ def test_the_package_does_not_depend_on_torch():
 def test_the_pinned_ref_is_the_release_tag_of_the_package_version():
     version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
     assert colab.release_tag() == f"v{version}"
-    assert nbutils.__version__ == version, "nbutils.__version__ and pyproject.toml disagree"
+    assert nbutils.__version__ == version, "the installed metadata is stale: run `make install`"
     assert re.fullmatch(r"v\d+\.\d+\.\d+", colab.release_tag())
 
 
-def test_repository_is_configured_once_in_config():
-    url, branch = colab.repository()
-    assert url.startswith("https://") and branch == "main"
-    assert colab.raw_file_url("data/x.csv").endswith("/main/data/x.csv")
+@pytest.mark.parametrize("notebook", sorted((ROOT / "chapters").glob("*.ipynb")), ids=lambda path: path.stem)
+def test_every_chapter_installs_the_tag_that_pyproject_names(notebook):
+    """The tag in each chapter's stored set-up cell is the one a release of pyproject.toml's version creates."""
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    source = "".join(next(cell for cell in cells if cell["cell_type"] == "code")["source"])
+    tags = re.findall(r"@(v[\w.]+)\"", source)
+    assert tags == [colab.release_tag()], (f"{notebook.name} installs {tags}, pyproject.toml names "
+                                           f"{colab.release_tag()}: run `python -m nbutils.colab`")
+
+
+def test_repository_is_read_from_config_with_safe_yaml(tmp_path, monkeypatch):
+    assert colab.repository().startswith("https://")
+    config = tmp_path / "_config.yml"
+    config.write_text("repository:\n  # a comment\n  url: 'https://example.org/book/'  # trailing\n  branch: main\n")
+    monkeypatch.setattr(colab, "CONFIG", config)
+    assert colab.repository() == "https://example.org/book"
 
 
 def test_write_setup_cells_is_idempotent(tmp_path):
@@ -74,7 +86,11 @@ def test_write_setup_cells_is_idempotent(tmp_path):
 
     copy = tmp_path / "02.ipynb"
     shutil.copy(ROOT / "chapters" / "02_maximum_likelihood.ipynb", copy)
+    colab.write_setup_cells([copy])
     assert colab.write_setup_cells([copy]) == []
+    cells = json.loads(copy.read_text(encoding="utf-8"))["cells"]
+    first = next(cell for cell in cells if cell["cell_type"] == "code")
+    assert "".join(first["source"]) == colab.setup_cell_source() and first["metadata"]["tags"] == ["remove-cell"]
 
 
 def test_missing_repository_section_is_a_clear_error(tmp_path, monkeypatch):
