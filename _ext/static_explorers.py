@@ -1,13 +1,14 @@
 """Make every kernel the book build starts draw explorers as static figures.
 
 ``nbutils.widgets.explore`` shows sliders in a live kernel and the figure alone
-when ``NBUTILS_STATIC=1``. The Makefile sets it; this extension sets it too, so a
-build started by hand (``jupyter-book build .``) cannot store sliders without a
-figure in the execution cache.
+when ``NBUTILS_STATIC=1``. This extension applies the build environment that
+``nbutils.widgets.BUILD_ENVIRONMENT`` defines, so any build (``make book`` or
+``jupyter-book build .`` by hand) starts its kernels with it and cannot store
+sliders without a figure in the execution cache.
 """
-import os
+from nbutils.widgets import use_build_environment
 
 
 def setup(app):
-    os.environ.setdefault("NBUTILS_STATIC", "1")
+    use_build_environment()
     return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -77,7 +77,7 @@ def _load(path: Path, mtime: float) -> types.SimpleNamespace:
     namespace: dict = {"__name__": f"chapter_{path.stem}"}
     for index, source in enumerate(sources):
         code = compile(source, f"{path.name}[definitions cell {index + 1}]", "exec")
-        exec(code, namespace)  # the book's own chapter code, never data
+        exec(code, namespace)  # noqa: S102 (the book's own chapter code, never data)
     # The functions keep `namespace` as their globals, __builtins__ included.
     return types.SimpleNamespace(**{k: v for k, v in namespace.items() if k != "__builtins__"})
 

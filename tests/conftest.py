@@ -6,8 +6,10 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+from nbutils.widgets import use_build_environment
+
 matplotlib.use("Agg")
-os.environ.setdefault("NBUTILS_STATIC", "1")
+use_build_environment()  # explorers draw static figures in the tests and the notebooks nbval runs
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))

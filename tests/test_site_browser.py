@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import re
 import shutil
 import threading
@@ -23,7 +24,7 @@ import yaml
 from nbutils.notebook import toc_pages
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")  # the Makefile passes CHROMIUM=
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 LAUNCH_BRANCH = "main"  # launch buttons open the chapter as it is on main
 
