@@ -14,7 +14,7 @@ MIN_FONT_PX = 14
 
 SCRIPT = """
 (function () {
-  const MIN_FONT_PX = %d;
+  const MIN_FONT_PX = __MIN_FONT_PX__;
   function fit() {
     let scaled = 0;
     document.querySelectorAll('div.math mjx-container[display="true"]').forEach(function (box) {
@@ -46,7 +46,7 @@ SCRIPT = """
     pending = setTimeout(fit, 100);
   });
 })();
-""" % MIN_FONT_PX
+""".replace("__MIN_FONT_PX__", str(MIN_FONT_PX))
 
 
 def setup(app):

@@ -139,7 +139,7 @@ def main(paths: list[str]) -> int:
         nb = nbformat.read(path, as_version=4)
         before = [cell.source for cell in nb.cells]
         renumber(nb, chapter_number(path))
-        changed = sum(old != cell.source for old, cell in zip(before, nb.cells))
+        changed = sum(old != cell.source for old, cell in zip(before, nb.cells, strict=True))
         if changed:
             nbformat.write(nb, path)
         counts = typed_numbers(nb)

@@ -257,7 +257,8 @@ def test_numbers_typed_in_the_notebook_are_current(chapter):
     path, nb = chapter
     current = _as_nbformat(nb)
     renumbered = numbering.renumber(_as_nbformat(nb), numbering.chapter_number(path, ROOT))
-    stale = [index for index, (old, new) in enumerate(zip(current.cells, renumbered.cells)) if old.source != new.source]
+    pairs = enumerate(zip(current.cells, renumbered.cells, strict=True))
+    stale = [index for index, (old, new) in pairs if old.source != new.source]
     found = numbering.typed_numbers(renumbered)
     assert not stale, (f"{path.stem}: the equation and exercise numbers in cells {stale} are missing or stale "
                        f"({len(found['equation'])} numbered equations, {len(found['exercise'])} exercises); run "
