@@ -37,27 +37,36 @@ def _as_float64(value, name: str) -> np.ndarray:
     return array
 
 
-def rel_error(x, y, eps: float = 1e-12) -> float:
+def _nonfinite_mismatch(a: np.ndarray, b: np.ndarray) -> bool:
+    """True unless NaN sits at the same positions on both sides and so does each signed infinity."""
+    return bool(np.any(np.isnan(a) ^ np.isnan(b)) or np.any(np.isposinf(a) ^ np.isposinf(b))
+                or np.any(np.isneginf(a) ^ np.isneginf(b)))
+
+
+def rel_error(x, y, eps: float = 1e-12, allow_nonfinite: bool = False) -> float:
     """Maximum element-wise relative error ``|x - y| / max(|x| + |y|, eps)``.
 
-    This is CS231n's definition: symmetric in x and y, bounded by 1, and
-    meaningful for values of any scale. ``x`` and ``y`` must have the same
-    shape; the result is a Python float (0.0 for empty inputs).
+    This is CS231n's definition: symmetric in x and y, bounded by 1 for finite
+    values, and meaningful for values of any scale. ``x`` and ``y`` must have
+    the same shape; the result is a Python float (0.0 for empty inputs).
+
+    A NaN or an infinity on either side gives ``inf``: two computations that
+    both overflow do not agree, they both failed. With ``allow_nonfinite=True``
+    (for a result that is legitimately infinite) NaN and each signed infinity
+    must sit at exactly the same positions on both sides, where they count as
+    agreement; anywhere else the result is ``inf``.
     """
     a, b = _as_float64(x, "x"), _as_float64(y, "y")
     if a.shape != b.shape:
         raise ValueError(f"x and y must have the same shape, got {a.shape} and {b.shape}.")
     if a.size == 0:
         return 0.0
-    both_nan = np.isnan(a) & np.isnan(b)
-    if np.any(np.isnan(a) ^ np.isnan(b)):
+    finite = np.isfinite(a) & np.isfinite(b)
+    if not finite.all() and (not allow_nonfinite or _nonfinite_mismatch(a, b)):
         return float("inf")
-    same = (a == b) | both_nan  # equal infinities count as agreement
-    with np.errstate(invalid="ignore"):
-        # Halved, so that |x - y| and |x| + |y| cannot overflow for finite values near the float64 limit.
-        err = np.abs(a / 2 - b / 2) / np.maximum(np.abs(a) / 2 + np.abs(b) / 2, eps / 2)
-    err = np.where(same, 0.0, err)
-    err = np.where(np.isnan(err), np.inf, err)
+    a, b = np.where(finite, a, 0.0), np.where(finite, b, 0.0)
+    # Halved, so that |x - y| and |x| + |y| cannot overflow for finite values near the float64 limit.
+    err = np.abs(a / 2 - b / 2) / np.maximum(np.abs(a) / 2 + np.abs(b) / 2, eps / 2)
     return float(err.max())
 
 
@@ -105,7 +114,8 @@ def format_error(err: float) -> str:
     return f"{err:.0e}".replace("e-0", "e-").replace("e+0", "e+")
 
 
-def compare(name: str, ours, reference, rtol: float = 1e-7, atol_floor: float = 1e-12) -> None:
+def compare(name: str, ours, reference, rtol: float = 1e-7, atol_floor: float = 1e-12,
+            allow_nonfinite: bool = False) -> None:
     """Print ``name: max rel. error E ✓``, or raise VerificationError if E > rtol.
 
     ``ours`` is the from-scratch result, ``reference`` the independent one
@@ -113,6 +123,11 @@ def compare(name: str, ours, reference, rtol: float = 1e-7, atol_floor: float = 
     shape. ``rtol`` bounds the maximum relative error (see :func:`rel_error`);
     ``atol_floor`` keeps entries that are both ~0 from counting as large
     relative errors.
+
+    A NaN or inf on either side fails the check: a check whose two sides both
+    overflow would otherwise pass without testing anything. Pass
+    ``allow_nonfinite=True`` when infinities are the expected result; NaN and
+    inf must then sit at exactly the same positions on both sides.
 
     The printed error is rounded to one significant digit. Errors more than a
     thousand times below the tolerance are round-off, whose digits change with
@@ -129,7 +144,15 @@ def compare(name: str, ours, reference, rtol: float = 1e-7, atol_floor: float = 
         raise VerificationError(
             f"{name}: shapes differ, ours {a.shape} vs reference {b.shape}."
         )
-    err = rel_error(a, b, eps=atol_floor)
+    bad_ours, bad_reference = int((~np.isfinite(a)).sum()), int((~np.isfinite(b)).sum())
+    if (bad_ours or bad_reference) and (not allow_nonfinite or _nonfinite_mismatch(a, b)):
+        print(f"{name}: NaN or inf ✗ (ours {bad_ours}, reference {bad_reference})")
+        where = "where the other side has none" if allow_nonfinite else "so the comparison tests nothing there"
+        raise VerificationError(
+            f"{name}: max relative error inf, because ours has {bad_ours} and the reference {bad_reference} "
+            f"NaN or inf entries, {where}; pass allow_nonfinite=True only where both sides must be infinite."
+        )
+    err = rel_error(a, b, eps=atol_floor, allow_nonfinite=allow_nonfinite)
     floor = rtol * 1e-3
     shown = f"< {format_error(floor)}" if err < floor else format_error(err)
     if err > rtol:

@@ -18,10 +18,39 @@ def test_rel_error_is_scale_free():
     assert rel_error(x * 1e8, (x + 1e-3) * 1e8) == pytest.approx(rel_error(x, x + 1e-3))
 
 
-def test_rel_error_nan_on_one_side_is_infinite_and_equal_infinities_agree():
-    assert rel_error([1.0, float("nan")], [1.0, 2.0]) == math.inf
-    assert rel_error([float("inf")], [float("inf")]) == 0.0
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("x, y", [([1.0, NAN], [1.0, 2.0]), ([1.0, 2.0], [1.0, NAN]), ([NAN], [NAN]),
+                                  ([INF], [INF]), ([-INF, 1.0], [-INF, 1.0]), ([INF], [1e308])])
+def test_rel_error_is_infinite_when_either_side_is_not_finite(x, y):
+    assert rel_error(x, y) == math.inf
+
+
+def test_rel_error_allows_nonfinite_only_at_matching_positions():
+    assert rel_error([1.0, NAN, INF, -INF], [1.0, NAN, INF, -INF], allow_nonfinite=True) == 0.0
+    assert rel_error([1.0, NAN], [1.0 + 1e-3, NAN], allow_nonfinite=True) == pytest.approx(1e-3 / 2.001)
+    assert rel_error([NAN, 1.0], [1.0, NAN], allow_nonfinite=True) == math.inf  # positions differ
+    assert rel_error([INF], [-INF], allow_nonfinite=True) == math.inf  # signs differ
+    assert rel_error([INF], [NAN], allow_nonfinite=True) == math.inf
     assert rel_error([], []) == 0.0
+
+
+@pytest.mark.parametrize("ours, reference", [([NAN], [NAN]), ([INF, 1.0], [INF, 1.0]), ([1.0], [NAN]),
+                                             ([INF], [1.0])])
+def test_compare_fails_on_nan_or_inf_on_either_side(ours, reference, capsys):
+    with pytest.raises(VerificationError, match="NaN or inf entries"):
+        compare("stable softmax", ours, reference)
+    assert capsys.readouterr().out.startswith("stable softmax: NaN or inf ✗")
+
+
+def test_compare_with_allow_nonfinite_needs_the_same_positions(capsys):
+    compare("overflow", [INF, 1.0, NAN], [INF, 1.0, NAN], allow_nonfinite=True)
+    assert capsys.readouterr().out == "overflow: max rel. error < 1e-10 ✓\n"
+    with pytest.raises(VerificationError, match="NaN or inf"):
+        compare("overflow", [INF, 1.0], [1.0, INF], allow_nonfinite=True)
+    with pytest.raises(VerificationError, match="exceeds the tolerance"):
+        compare("overflow", [INF, 1.0], [INF, 2.0], allow_nonfinite=True)
 
 
 def test_rel_error_shape_mismatch_message():

@@ -1,4 +1,4 @@
 """Self-checking exercises: the framework (:mod:`.core`) and one module of exercises per chapter."""
-from nbutils.exercises.core import Case, CheckResult, Exercise, Mistake, is_stub
+from nbutils.exercises.core import Case, CheckResult, Exercise, LoopFree, Mistake, is_stub
 
-__all__ = ["Case", "CheckResult", "Exercise", "Mistake", "is_stub"]
+__all__ = ["Case", "CheckResult", "Exercise", "LoopFree", "Mistake", "is_stub"]

@@ -7,25 +7,44 @@ and returns a :class:`CheckResult` whose text says *what* is wrong (not
 attempted, wrong type, shape, dtype, NaN/inf, wrong values on a named case, an
 exception, a forgotten ``return``, a mutated input, no answer in time) without
 revealing the answer. The text is deterministic, so nbval can compare it.
+
+An exercise can also check *how* the answer is computed, one line each: torch
+operations it must not call (``forbidden``), no Python loop over a dimension
+(``loop_free``), and no intermediate tensor much larger than its input
+(``memory_bound``). The learner's function runs under a time limit that no
+answer can defeat (:mod:`.timelimit`) while :mod:`.recording` watches the
+torch operations it calls.
 """
 from __future__ import annotations
 
 import ast
+import copy
+import dis
 import inspect
 import math
-import signal
 import textwrap
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 
+from nbutils.exercises.recording import Forbidden, Recording, largest_input
+from nbutils.exercises.timelimit import TimeLimitExceeded, call_with_time_limit
 from nbutils.verify import rel_error
 
 NOT_ATTEMPTED = "not_attempted"
+TEXT_WIDTH = 80  # the notebook's text column: CheckResult text wraps here
+_NO_ANSWER = object()
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+
+
+def _wrap(text: str) -> str:
+    """``text`` wrapped at TEXT_WIDTH columns, continuation lines indented by two spaces."""
+    return textwrap.fill(text, width=TEXT_WIDTH, subsequent_indent="  ", break_long_words=False,
+                         break_on_hyphens=False)
 
 
 @dataclass(frozen=True)
@@ -46,74 +65,114 @@ class Mistake:
     the learner's answer matches this mistake; None keeps the generic one.
     """
 
-    answer: Callable[..., torch.Tensor]
+    answer: Callable[..., Any]
     message: str
     status: str | None = None
 
 
 @dataclass(frozen=True)
+class LoopFree:
+    """Declares "no Python loop over a dimension".
+
+    ``make_args(n)`` returns the arguments of one call in which the dimension
+    named by ``what`` has size n. The learner's function is run at each of
+    ``sizes`` and fails when the number of torch operations it calls grows
+    with n, which is what a Python loop over that dimension does.
+
+    Example: ``LoopFree(lambda n: (torch.randn(n, 5), torch.randn(n, 5)), what="the batch")``.
+    """
+
+    make_args: Callable[[int], tuple]
+    sizes: tuple[int, ...] = (4, 16)
+    what: str = "the batch"
+
+    def __post_init__(self):
+        if not callable(self.make_args):
+            raise TypeError("make_args must be a function of the size n that returns the arguments, "
+                            "e.g. lambda n: (torch.randn(n, 5),).")
+        sizes = tuple(self.sizes) if isinstance(self.sizes, (list, tuple)) else ()
+        if len(sizes) < 2 or not all(isinstance(n, Integral) and not isinstance(n, bool) and n > 0 for n in sizes) \
+                or list(sizes) != sorted(set(sizes)):
+            raise ValueError(f"sizes must be two or more increasing positive integers, got {self.sizes!r}.")
+        if not isinstance(self.what, str) or not self.what:
+            raise TypeError(f"what must say which dimension must not be looped over, got {self.what!r}.")
+        object.__setattr__(self, "sizes", sizes)
+
+
+@dataclass(frozen=True)
 class CheckResult:
-    """What ``Exercise.check`` found. Displays as its message in Jupyter."""
+    """What ``Exercise.check`` found.
+
+    ``message`` is one line (for programs and tests); ``str()`` and ``repr()``
+    (what a notebook shows) give it wrapped at 80 columns.
+    """
 
     passed: bool
     status: str  # "passed", "not_attempted", "wrong_type", "wrong_shape", ...
     message: str
 
+    def __str__(self) -> str:
+        return _wrap(self.message)
+
     def __repr__(self) -> str:
-        return self.message
+        return _wrap(self.message)
 
     def __bool__(self) -> bool:
         return self.passed
 
 
-class _Timeout(BaseException):
-    """Raised by the alarm; a BaseException so a learner's ``except Exception:`` cannot swallow it."""
-
-
-def _run_with_time_limit(func: Callable, args: tuple, kwargs: dict, seconds: float):
-    """Call ``func``; raise _Timeout after ``seconds`` (main thread only)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        return func(*args, **kwargs)
-
-    def on_alarm(signum, frame):
-        raise _Timeout
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return func(*args, **kwargs)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
+# -- arguments: copies that a learner cannot corrupt, and the test that they did not -----------
 
 def _clone(value):
+    """A deep copy: tensors and arrays copied, containers rebuilt, anything else deep-copied."""
     if isinstance(value, torch.Tensor):
         return value.detach().clone()
     if isinstance(value, np.ndarray):
         return value.copy()
-    if isinstance(value, (list, tuple)):
+    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
         return type(value)(_clone(v) for v in value)
-    return value
+    if isinstance(value, dict):
+        return {k: _clone(v) for k, v in value.items()}
+    try:
+        return copy.deepcopy(value)
+    except Exception:  # something that cannot be copied (a module, a generator) is passed as is
+        return value
 
 
 def _same(a, b) -> bool:
+    """True when ``b`` still equals ``a`` (the stored case): same type, shape and values, NaN equal to NaN."""
     if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.shape == b.shape and bool(torch.equal(a, b) or (
-            a.dtype.is_floating_point and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)))
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and bool(
+            torch.equal(a, b) or (a.dtype.is_floating_point and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)))
     if isinstance(a, np.ndarray):
         return isinstance(b, np.ndarray) and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
     if isinstance(a, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return True
+        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if a is b:
+        return True
+    try:
+        return bool(a == b) or (isinstance(a, float) and math.isnan(a) and isinstance(b, float) and math.isnan(b))
+    except Exception:  # values that cannot be compared are taken as unchanged
+        return True
 
 
 def _empty_function():
     pass
 
 
+def _returns_ellipsis_only(code) -> bool:
+    """True for the code of ``lambda *args: ...``."""
+    steps = [(i.opname, i.argval) for i in dis.get_instructions(code) if i.opname not in ("RESUME", "NOP")]
+    return steps in ([("LOAD_CONST", Ellipsis), ("RETURN_VALUE", None)], [("RETURN_CONST", Ellipsis)])
+
+
 def is_stub(func: Callable) -> bool:
-    """True when ``func``'s body is only a docstring, ``...``, ``pass`` or ``raise NotImplementedError``."""
+    """True when ``func``'s body is only a docstring, ``...``, ``pass`` or ``raise NotImplementedError``
+    (or ``func`` is ``lambda: ...``)."""
+    if getattr(func, "__name__", None) == "<lambda>" and hasattr(func, "__code__"):
+        return _returns_ellipsis_only(func.__code__)
     try:
         source = textwrap.dedent(inspect.getsource(func))
         tree = ast.parse(source)
@@ -150,12 +209,60 @@ def _one_line(exc: BaseException, limit: int = 200) -> str:
     return f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
 
 
+
+# -- describing what the learner returned -------------------------------------------------------
+
+def _article(noun: str) -> str:
+    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
+
+
 def _describe(value) -> str:
+    """What a value is, in words: "a torch.Tensor", "an int", "a torch.return_types.max", "None"."""
+    if value is None:
+        return "None"
     if isinstance(value, torch.Tensor):
         return "a torch.Tensor"
     if isinstance(value, np.ndarray):
         return "a NumPy array"
-    return f"a {type(value).__name__}" if value is not None else "None"
+    kind = type(value)
+    if kind.__module__ == "torch.return_types":
+        return f"a torch.return_types.{kind.__name__}"
+    names = {str: "string", bool: "bool (True or False)"}
+    return _article(names.get(kind, kind.__name__))
+
+
+def _why_this_type(value) -> str:
+    """A sentence for the usual reason a function returns ``value`` instead of a tensor."""
+    if type(value).__module__ == "torch.return_types" and hasattr(value, "values"):
+        return " It holds values and indices: take its .values."
+    if inspect.isgenerator(value):
+        return " Is there a `yield` where `return` was meant?"
+    return ""
+
+
+def _shape_advice(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
+    """Why a result may have the wrong shape: transposed, flattened, an extra or a reduced dimension."""
+    n_got, n_expected = math.prod(got), math.prod(expected)
+    if n_got == 0 and n_expected:
+        return "The result is empty."
+    if n_got == n_expected:
+        if len(got) == len(expected) and sorted(got) == sorted(expected):
+            return "It has the right dimensions in another order: is it transposed?"
+        if len(got) < len(expected):
+            return "It has the right number of entries in fewer dimensions: it looks flattened."
+        if [d for d in got if d != 1] == [d for d in expected if d != 1]:
+            return "It has an extra dimension of size 1: check keepdim and unsqueeze."
+        return "It has the right number of entries, arranged differently: check the reshape."
+    if n_got < n_expected:
+        return ("It has fewer entries than expected: a dimension that should stay was reduced or indexed "
+                "away. Check the dimension you reduce over and whether you keep it (keepdim=True).")
+    return ("It has more entries than expected: a reduction is missing (a sum or mean), or broadcasting "
+            "made it bigger.")
+
+
+def _element(index: int, names: tuple[str, ...] | None) -> str:
+    ordinal = _ORDINALS[index] if index < len(_ORDINALS) else f"element {index + 1}"
+    return f"the {ordinal} element, {names[index]}," if names and index < len(names) else f"the {ordinal} element"
 
 
 class Exercise:
@@ -165,7 +272,8 @@ class Exercise:
     ----------
     name: the function name the learner writes (used in every message).
     reference: the independent right answer: a function called with each
-        case's arguments (typically a torch built-in).
+        case's arguments (typically a torch built-in). It returns a tensor, a
+        number, or a tuple of tensors (see ``result_names``).
     cases: the named test cases.
     hints: progressively stronger hints; ``hint(n)`` prints the n-th.
     solution: the model solution; ``solution()`` prints its source.
@@ -176,11 +284,25 @@ class Exercise:
         (same shape, relative error within ``rtol``) names what went wrong.
     near_miss: ``(tol, message)``: said when the values are wrong but within
         ``tol`` of the right ones (e.g. an inaccurate numerical method).
+    forbidden: torch operations the answer must not call, each with the
+        message to show, e.g. ``{"torch.linalg.inv": "your answer calls
+        torch.linalg.inv; solve the linear system instead"}``. Aliases are
+        forbidden too (``torch.inverse``, ``Tensor.inverse``); ``"torch.func.*"``
+        forbids every function of ``torch.func``.
+    loop_free: a :class:`LoopFree` (or several): the number of torch
+        operations the answer calls must not grow with that dimension.
+    memory_bound: no tensor the answer creates may hold more than this many
+        times the entries of its largest input tensor (catches forming a K x K
+        Jacobian per example).
+    result_names: names of the elements when the reference returns a tuple of
+        tensors, e.g. ``("dx", "dgamma", "dbeta")``, used in the messages.
     """
 
     def __init__(self, name: str, reference: Callable, cases: Sequence[Case], hints: Sequence[str],
                  solution: Callable, rtol: float = 1e-6, time_limit: float = 5.0,
-                 mistakes: Sequence[Mistake] = (), near_miss: tuple[float, str] | None = None):
+                 mistakes: Sequence[Mistake] = (), near_miss: tuple[float, str] | None = None,
+                 forbidden: dict[str, str] | None = None, loop_free: LoopFree | Sequence[LoopFree] | None = None,
+                 memory_bound: float | None = None, result_names: tuple[str, ...] | None = None):
         if not isinstance(name, str) or not name.isidentifier():
             raise TypeError(f"name must be the function name the learner writes, got {name!r}.")
         for role, function in (("reference", reference), ("solution", solution)):
@@ -190,9 +312,17 @@ class Exercise:
             raise ValueError("an exercise needs at least one test case.")
         if not all(isinstance(case, Case) for case in cases):
             raise TypeError("cases must be Case objects, e.g. Case('a 2-D batch', (z, t)).")
-        for setting, value in (("rtol", rtol), ("time_limit", time_limit)):
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        for setting, value in (("rtol", rtol), ("time_limit", time_limit), ("memory_bound", memory_bound)):
+            if value is None and setting == "memory_bound":
+                continue
+            if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
                 raise ValueError(f"{setting} must be a positive number, got {value!r}.")
+        loops = (loop_free,) if isinstance(loop_free, LoopFree) else tuple(loop_free or ())
+        if not all(isinstance(loop, LoopFree) for loop in loops):
+            raise TypeError("loop_free must be a LoopFree, e.g. LoopFree(lambda n: (torch.randn(n, 3),)).")
+        if result_names is not None and (not isinstance(result_names, tuple)
+                                         or not all(isinstance(n, str) and n for n in result_names)):
+            raise TypeError(f"result_names must be a tuple of names such as ('dx', 'dgamma'), got {result_names!r}.")
         self.name = name
         self.reference = reference
         self.cases = list(cases)
@@ -202,18 +332,30 @@ class Exercise:
         self.time_limit = time_limit
         self.mistakes = list(mistakes)
         self.near_miss = near_miss
+        self.forbidden = dict(forbidden or {})
+        self._forbidden = Forbidden(self.forbidden) if self.forbidden else None
+        self.loop_free = loops
+        self.memory_bound = memory_bound
+        self.result_names = result_names
 
     # -- the learner's three calls -------------------------------------------------
-    def check(self, answer: Any) -> CheckResult:
+    def check(self, answer: Any = _NO_ANSWER) -> CheckResult:
         """Run ``answer`` (the learner's function) on every case and say what is wrong, if anything."""
+        if answer is _NO_ANSWER:
+            return self._fail("no_function", f"{self.name}: check() needs your function as its argument: "
+                              f"ex_{self.name}.check({self.name}).")
         if answer is None or answer is Ellipsis or (callable(answer) and is_stub(answer)):
             return self._fail(NOT_ATTEMPTED, f"{self.name}: not attempted yet. Replace the `...` in "
                               f"`{self.name}` with your code, run that cell, then run this one again.")
         if not callable(answer):
             return self._fail("wrong_type", f"{self.name}: expected a function, got {_describe(answer)}. "
                               f"Pass the function itself: check({self.name}), not check({self.name}(...)).")
-        for case in self.cases:
-            problem = self._check_case(answer, case)
+        for passed, case in enumerate(self.cases):
+            problem = self._check_case(answer, case, passed)
+            if problem is not None:
+                return problem
+        for loop in self.loop_free:
+            problem = self._check_loop(answer, loop)
             if problem is not None:
                 return problem
         n = len(self.cases)
@@ -224,60 +366,137 @@ class Exercise:
         if not self.hints:
             print(f"{self.name} has no hints.")
             return
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= len(self.hints):
+        whole = isinstance(n, Integral) or (isinstance(n, float) and n.is_integer())
+        if isinstance(n, bool) or not whole or not 1 <= n <= len(self.hints):
             print(f"hint(n) takes n from 1 to {len(self.hints)}, got {n!r}.")
             return
-        print(f"Hint {n} of {len(self.hints)}: {self.hints[n - 1]}")
+        print(_wrap(f"Hint {int(n)} of {len(self.hints)}: {self.hints[int(n) - 1]}"))
 
     def solution(self) -> None:
         """Print the model solution's source code."""
         print(textwrap.dedent(inspect.getsource(self.model_solution)).rstrip())
 
-    # -- internals ---------------------------------------------------------------------
+    # -- running the learner's function ------------------------------------------------
     def _fail(self, status: str, message: str) -> CheckResult:
         return CheckResult(False, status, "✗ " + message)
 
-    def _check_case(self, answer: Callable, case: Case) -> CheckResult | None:
+    def _run(self, answer: Callable, args: tuple, kwargs: dict, where: str, passed: int):
+        """``(recording, result)`` of one call of ``answer``, or the CheckResult that says why there is none."""
+        recording = Recording(self._forbidden)
+        try:
+            kind, got = call_with_time_limit(lambda: recording.run(answer, args, kwargs), self.time_limit,
+                                             recording.on_python_call)
+        except TimeLimitExceeded as stopped:
+            still = (" It is still running in the background; restart the kernel if the notebook slows down."
+                     if stopped.still_running else "")
+            return self._fail("timeout", f"{self.name}: no answer within {self.time_limit:g} s {where}. "
+                              f"Look for a loop that never ends.{still}")
+        if kind == "value":
+            return recording, got
+        if isinstance(got, NotImplementedError):
+            if passed == 0:
+                return self._fail(NOT_ATTEMPTED, f"{self.name}: not attempted yet (it raises NotImplementedError).")
+            return self._fail("incomplete", f"{self.name} passes the first {passed} case{'s' if passed > 1 else ''}"
+                              f", then raises NotImplementedError {where}: finish the part of {self.name} that "
+                              "this case needs.")
+        if isinstance(got, SystemExit):
+            return self._fail("exception", f"{self.name} called exit() {where}; return the result instead.")
+        return self._fail("exception", f"{self.name} raised {_one_line(got)} {where}.")
+
+    def _how_it_was_computed(self, recording: Recording, args: tuple, kwargs: dict, where: str):
+        if recording.forbidden_call is not None:
+            message = self._forbidden.message(*recording.forbidden_call).rstrip()
+            return self._fail("forbidden", f"{self.name}: {message}{'' if message[-1] in '.!?' else '.'}")
+        biggest_input = largest_input(args, kwargs)
+        size, shape, operation = recording.largest
+        if self.memory_bound is not None and biggest_input and size > self.memory_bound * biggest_input:
+            return self._fail("memory", f"{self.name} creates a tensor of shape {shape} with {operation} {where}, "
+                              f"{size / biggest_input:.0f} times the size of its largest input (this exercise "
+                              f"allows {self.memory_bound:g}). Compute the result without forming such a large "
+                              "intermediate.")
+        return None
+
+    def _check_case(self, answer: Callable, case: Case, passed: int) -> CheckResult | None:
         where = f"on the case '{case.name}'"
         expected = self.reference(*_clone(case.args), **_clone(case.kwargs))
         args, kwargs = _clone(case.args), _clone(case.kwargs)
-        try:
-            got = _run_with_time_limit(answer, args, kwargs, self.time_limit)
-        except _Timeout:
-            return self._fail("timeout", f"{self.name} did not finish within {self.time_limit:g} s {where}. "
-                              "Look for a loop that never ends.")
-        except NotImplementedError:
-            return self._fail(NOT_ATTEMPTED, f"{self.name}: not attempted yet (it raises NotImplementedError).")
-        except SystemExit:
-            return self._fail("exception", f"{self.name} called exit() {where}; return the result instead.")
-        except Exception as exc:  # the learner's bug, reported in one line
-            return self._fail("exception", f"{self.name} raised {_one_line(exc)} {where}.")
-        if not (_same(args, case.args) and _same(kwargs, case.kwargs)):
+        outcome = self._run(answer, args, kwargs, where, passed)
+        if isinstance(outcome, CheckResult):
+            return outcome
+        recording, got = outcome
+        problem = self._how_it_was_computed(recording, args, kwargs, where)
+        if problem is not None:
+            return problem
+        if not (_same(case.args, args) and _same(case.kwargs, kwargs)):
             return self._fail("mutated_input", f"{self.name} changed its input {where}. Compute a new tensor "
                               "instead of modifying the argument in place (avoid `x -= ...`, `x[...] = ...`).")
         if got is None and expected is not None:
             return self._fail("no_return", f"{self.name} returned None {where}. Did you forget `return`?")
         return self._compare(got, expected, where, case)
 
+    def _check_loop(self, answer: Callable, loop: LoopFree) -> CheckResult | None:
+        counts = []
+        for n in loop.sizes:
+            args = loop.make_args(n)
+            args = args if isinstance(args, tuple) else (args,)
+            where = f"when {loop.what} has size {n}"
+            outcome = self._run(answer, _clone(args), {}, where, passed=len(self.cases))
+            if isinstance(outcome, CheckResult):
+                return outcome
+            problem = self._how_it_was_computed(outcome[0], args, {}, where)
+            if problem is not None:
+                return problem
+            counts.append(outcome[0].operations)
+        if counts[-1] > counts[0]:
+            return self._fail("python_loop", f"{self.name} calls {counts[0]} torch operations when {loop.what} "
+                              f"has size {loop.sizes[0]} and {counts[-1]} when it has size {loop.sizes[-1]}: a "
+                              f"Python loop over {loop.what}. Replace the loop with tensor operations that handle "
+                              f"all of {loop.what} at once.")
+        return None
+
+    # -- comparing the result with the reference ----------------------------------------------
     def _compare(self, got, expected, where: str, case: Case) -> CheckResult | None:
-        problem = self._compare_values(got, expected, where, case)
+        if isinstance(expected, tuple):
+            problem = self._compare_tuple(got, expected, where, case)
+        else:
+            problem = self._compare_values(got, expected, where, case)
         if problem is None or problem.status not in {"wrong_value", "wrong_shape"}:
             return problem
         named = self._name_the_mistake(got, expected, where, case)
         return problem if named is None else named
 
+    def _compare_tuple(self, got, expected: tuple, where: str, case: Case) -> CheckResult | None:
+        names = f" ({', '.join(self.result_names)})" if self.result_names else ""
+        if not isinstance(got, (tuple, list)) or type(got).__module__ == "torch.return_types":
+            return self._fail("wrong_type", f"{self.name} returned {_describe(got)} {where}; return a tuple of "
+                              f"{len(expected)} tensors{names}.")
+        if len(got) != len(expected):
+            return self._fail("wrong_type", f"{self.name} returned {len(got)} values {where}; expected "
+                              f"{len(expected)}{names}.")
+        for index, (one_got, one_expected) in enumerate(zip(got, expected, strict=True)):
+            problem = self._compare_values(one_got, one_expected, where, case, _element(index, self.result_names))
+            if problem is not None:
+                return problem
+        return None
+
+    def _agrees(self, got, wrong) -> bool:
+        if isinstance(got, (tuple, list)) and isinstance(wrong, (tuple, list)):
+            return len(got) == len(wrong) and all(self._agrees(g, w) for g, w in zip(got, wrong, strict=True))
+        return (isinstance(got, torch.Tensor) and isinstance(wrong, torch.Tensor) and wrong.shape == got.shape
+                and bool(torch.isfinite(got).all()) and rel_error(got, wrong) <= self.rtol)
+
     def _name_the_mistake(self, got, expected, where: str, case: Case) -> CheckResult | None:
-        if not isinstance(got, torch.Tensor) or not bool(torch.isfinite(got).all()):
-            return None
         for mistake in self.mistakes:
             try:
                 wrong = mistake.answer(*_clone(case.args), **_clone(case.kwargs))
-            except Exception:  # noqa: BLE001 - a mistake that cannot be made on this case
+            except Exception:  # a mistake that cannot be made on this case
                 continue
-            if isinstance(wrong, torch.Tensor) and wrong.shape == got.shape and rel_error(got, wrong) <= self.rtol:
-                status = mistake.status or ("wrong_shape" if got.shape != expected.shape else "wrong_value")
+            if self._agrees(got, wrong):
+                same_shape = not isinstance(got, torch.Tensor) or got.shape == expected.shape
+                status = mistake.status or ("wrong_value" if same_shape else "wrong_shape")
                 return self._fail(status, f"{self.name} is wrong {where}: {mistake.message}")
-        if self.near_miss is not None and got.shape == expected.shape:
+        if self.near_miss is not None and isinstance(got, torch.Tensor) and got.shape == expected.shape \
+                and bool(torch.isfinite(got).all()):
             tolerance, message = self.near_miss
             err = rel_error(got, expected)
             if err <= tolerance:
@@ -285,38 +504,39 @@ class Exercise:
                                   f"the tolerance {self.rtol:.0e}. {message}")
         return None
 
-    def _compare_values(self, got, expected, where: str, case: Case) -> CheckResult | None:
+    def _compare_values(self, got, expected, where: str, case: Case, element: str = "") -> CheckResult | None:
+        returned = f"{self.name}: {element} is" if element else f"{self.name} returned"
+        has = f"{self.name}: {element} has" if element else f"{self.name} returned"
         if isinstance(expected, torch.Tensor):
             if not isinstance(got, torch.Tensor):
-                return self._fail("wrong_type", f"{self.name} returned {_describe(got)} {where}; "
-                                  "return a torch.Tensor.")
+                return self._fail("wrong_type", f"{returned} {_describe(got)} {where}; return a torch.Tensor."
+                                  + _why_this_type(got))
             if got.device.type != "cpu" or got.layout != torch.strided:
-                return self._fail("wrong_type", f"{self.name} returned a {got.layout} tensor on the "
-                                  f"{got.device.type} device {where}; return an ordinary tensor on the CPU.")
+                return self._fail("wrong_type", f"{returned} a {got.layout} tensor on the {got.device.type} "
+                                  f"device {where}; return an ordinary tensor on the CPU.")
             if got.shape != expected.shape:
-                return self._fail("wrong_shape", f"{self.name} returned shape {tuple(got.shape)} {where}; "
-                                  f"expected shape {tuple(expected.shape)}. Check the dimension you reduce "
-                                  "over and whether you keep it (keepdim=True).")
+                return self._fail("wrong_shape", f"{has} shape {tuple(got.shape)} {where}; expected shape "
+                                  f"{tuple(expected.shape)}. {_shape_advice(tuple(got.shape), tuple(expected.shape))}")
             if got.dtype != expected.dtype:
-                return self._fail("wrong_dtype", f"{self.name} returned dtype {got.dtype} {where}; expected "
-                                  f"{expected.dtype}. Keep the input's dtype.")
+                return self._fail("wrong_dtype", f"{has} dtype {got.dtype} {where}; expected {expected.dtype}. "
+                                  "Keep the input's dtype.")
             if got.dtype.is_floating_point and not bool(torch.isfinite(got).all()) \
                     and bool(torch.isfinite(expected).all()):
                 extra = " " + case.nonfinite_hint if case.nonfinite_hint else ""
-                return self._fail("nonfinite", f"{self.name} returned NaN or inf {where}.{extra}")
-            err = rel_error(got, expected)
+                return self._fail("nonfinite", f"{has} NaN or inf {where}.{extra}")
+            err = rel_error(got, expected, allow_nonfinite=True)
             if err > self.rtol:
-                return self._fail("wrong_value", f"{self.name} returned wrong values {where} "
-                                  f"(max rel. error {err:.0e}).")
+                return self._fail("wrong_value", f"{has} wrong values {where} (max rel. error {err:.0e}).")
             return None
         if isinstance(expected, (int, float)):
             if isinstance(got, torch.Tensor) and got.numel() == 1:
                 got = got.item()
             if isinstance(got, bool) or not isinstance(got, (int, float, np.floating, np.integer)):
-                return self._fail("wrong_type", f"{self.name} returned {_describe(got)} {where}; return a number.")
+                return self._fail("wrong_type", f"{returned} {_describe(got)} {where}; return a number."
+                                  + _why_this_type(got))
             if not math.isfinite(float(got)):
-                return self._fail("nonfinite", f"{self.name} returned {float(got)} {where}.")
+                return self._fail("nonfinite", f"{has} {float(got)} {where}.")
             if rel_error(float(got), float(expected)) > self.rtol:
-                return self._fail("wrong_value", f"{self.name} returned a wrong value {where}.")
+                return self._fail("wrong_value", f"{has} a wrong value {where}.")
             return None
         raise TypeError(f"unsupported reference result type {type(expected).__name__}")
