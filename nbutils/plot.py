@@ -6,7 +6,6 @@ the Okabe-Ito palette, which stays distinguishable for colour-blind readers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from numbers import Real
 
 import matplotlib as mpl
 import matplotlib.pyplot as plt
@@ -58,12 +57,6 @@ def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: f
 
     ``axes`` is a single Axes for one panel, otherwise a flat array of Axes.
     """
-    for name, value in (("ncols", ncols), ("nrows", nrows)):
-        if not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    for name, value in (("width", width), ("height", height)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, Real) or not 0 < value < 100):
-            raise ValueError(f"{name} must be a positive number of inches (below 100) or None, got {value!r}.")
     width = width or (6.4 if ncols == 1 else min(4.2 * ncols, 13.0))
     height = height or 3.6 * nrows
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", squeeze=False)
@@ -71,14 +64,8 @@ def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: f
     return fig, (flat[0] if flat.size == 1 else flat)
 
 
-def _check_axes(ax) -> None:
-    if not hasattr(ax, "set_xlabel"):
-        raise TypeError(f"ax must be a matplotlib Axes, e.g. from nbutils.plot.figure(), got {type(ax).__name__}.")
-
-
 def label(ax, xlabel: str, ylabel: str, title: str | None = None) -> None:
     """Label both axes (with units where there are any) and optionally title the panel."""
-    _check_axes(ax)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     if title:
@@ -88,16 +75,7 @@ def label(ax, xlabel: str, ylabel: str, title: str | None = None) -> None:
 def plot_curves(ax, x: Sequence[float], curves: dict[str, Sequence[float]], xlabel: str, ylabel: str,
                 title: str | None = None, logy: bool = False, styles: dict[str, str] | None = None):
     """Draw one line per entry of ``curves`` (label -> y values) against ``x`` and add a legend."""
-    _check_axes(ax)
-    if not isinstance(curves, dict):
-        raise TypeError(f"curves must be a dict mapping a label to its y values, got {type(curves).__name__}.")
-    if not curves:
-        raise ValueError("curves is empty; pass a dict mapping a label to its y values.")
-    x = np.asarray(x)
     for name, y in curves.items():
-        y = np.asarray(y)
-        if y.shape != x.shape:
-            raise ValueError(f"curve '{name}' has {y.shape} values but x has {x.shape}.")
         ax.plot(x, y, (styles or {}).get(name, "-"), label=name)
     if logy:
         ax.set_yscale("log")
@@ -109,14 +87,7 @@ def plot_curves(ax, x: Sequence[float], curves: dict[str, Sequence[float]], xlab
 def plot_history(history: dict[str, Sequence[float]], keys: Sequence[str] | None = None,
                  title: str | None = None, ax=None, logy: bool = False):
     """Plot per-epoch values from a training history (e.g. ``{'train_loss': [...], 'val_loss': [...]}``)."""
-    if not isinstance(history, dict) or not history:
-        raise ValueError("history must be a non-empty dict of per-epoch lists, as returned by nbutils.train.fit.")
     keys = list(keys) if keys is not None else [k for k, v in history.items() if isinstance(v, (list, tuple))]
-    if not keys:
-        raise ValueError(f"history has no per-epoch lists to plot; it has {sorted(history)}.")
-    missing = [k for k in keys if k not in history]
-    if missing:
-        raise KeyError(f"history has no {missing}; it has {sorted(history)}.")
     if ax is None:
         _, ax = figure()
     epochs = np.arange(1, len(history[keys[0]]) + 1)

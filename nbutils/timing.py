@@ -15,13 +15,6 @@ def wall_times(run: Callable[[], object], repeats: int = 3, min_total: float = 0
     result for the run least disturbed by other work, or the median for a
     typical run.
     """
-    if not callable(run):
-        raise TypeError(f"run must be a function of no arguments, got {type(run).__name__}.")
-    for name, value in (("repeats", repeats), ("max_repeats", max_repeats)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
-    if isinstance(min_total, bool) or not isinstance(min_total, (int, float)) or not min_total >= 0:
-        raise ValueError(f"min_total must be a non-negative number of seconds, got {min_total!r}.")
     times, start = [], time.perf_counter()
     while len(times) < repeats or (time.perf_counter() - start < min_total and len(times) < max_repeats):
         tick = time.perf_counter()

@@ -5,7 +5,12 @@ blocked and reported, so the pages are checked as an offline reader sees
 them. For each page: HTTP 200, math typeset by the site's own MathJax, every
 image loaded, no error in a cell output, the Colab link on a chapter, exercise
 solutions collapsed, and no JavaScript error beyond the known ones listed
-below. A screenshot of each page goes to ``artifacts/screenshots/``.
+below. Each page is also read as on a 1280 px screen and on a 390 px phone:
+no code block, output block or display equation wider than its box (on the
+phone a code or output block may scroll; math may not), 80 characters of code
+visible at 1280 px, figures not shrunk so far that their text is smaller than
+the page's, and chapters, equations, exercises and figures numbered "N.k".
+Screenshots of each page at both widths go to ``artifacts/screenshots/``.
 """
 from __future__ import annotations
 
@@ -22,11 +27,19 @@ import pytest
 import yaml
 
 from nbutils.notebook import toc_pages
+from nbutils.plot import _STYLE as BOOK_STYLE
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")  # the Makefile passes CHROMIUM=
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 LAUNCH_BRANCH = "main"  # launch buttons open the chapter as it is on main
+DESKTOP, PHONE = 1280, 390  # window widths, CSS px
+CODE_COLUMNS = 80  # a code line of this many characters shows whole at DESKTOP width
+MIN_MATH_PX = 14  # _ext/fit_math.py never scales display math below this
+# Figures: the book style's smallest text, and the pixels a point takes at its dpi.
+FIGURE_TEXT_PT = min(BOOK_STYLE[key] for key in ("font.size", "axes.labelsize", "legend.fontsize",
+                                                  "xtick.labelsize", "ytick.labelsize"))
+FIGURE_PX_PER_PT = BOOK_STYLE["figure.dpi"] / 72
 
 # Console errors that come from the theme, not the book, each with the reason it is harmless.
 KNOWN_CONSOLE_ERRORS = {
@@ -88,7 +101,7 @@ def solution_directives(nb: dict) -> int:
 # --------------------------------------------------------------------------- server and browser
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args) -> None:  # noqa: A002 - the standard library's name
+    def log_message(self, format, *args) -> None:
         pass
 
 
@@ -128,8 +141,9 @@ def screenshots() -> Path:
 class PageVisit:
     """One page opened in a fresh browser context, with what the browser reported while loading it."""
 
-    def __init__(self, browser, site_url: str, page_name: str):
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+    def __init__(self, browser, site_url: str, page_name: str, width: int = DESKTOP):
+        self.width = width
+        self.context = browser.new_context(viewport={"width": width, "height": 900})
         self.blocked: list[str] = []
         self.failed_responses: list[str] = []
         self.console_errors: list[str] = []
@@ -166,14 +180,18 @@ def visits(browser, site_url, screenshots):
         visit.close()
 
 
-def open_page(browser, site_url: str, page_name: str, screenshots: Path) -> PageVisit:
+def open_page(browser, site_url: str, page_name: str, screenshots: Path, width: int = DESKTOP) -> PageVisit:
     """Load a page, wait until MathJax has typeset it and its images are in, and save its screenshot."""
-    visit = PageVisit(browser, site_url, page_name)
+    visit = PageVisit(browser, site_url, page_name, width)
     if visit.page.locator("script[src*='mathjax']").count():
         visit.page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise")
         visit.page.evaluate("() => MathJax.startup.promise")
+    if visit.page.locator("div.math").count():
+        # _ext/fit_math.py marks the page once it has fitted display math to the column.
+        visit.page.wait_for_function("() => document.documentElement.dataset.mathFitted !== undefined")
     visit.page.evaluate(_WAIT_FOR_IMAGES_JS)
-    visit.page.screenshot(path=str(screenshots / f"{page_name.replace('/', '__')}.png"), full_page=True)
+    suffix = "" if width == DESKTOP else f"@{width}"
+    visit.page.screenshot(path=str(screenshots / f"{page_name.replace('/', '__')}{suffix}.png"), full_page=True)
     return visit
 
 
@@ -182,6 +200,15 @@ def visit(request, browser, site_url, screenshots, visits) -> PageVisit:
     if request.param not in visits:
         visits[request.param] = open_page(browser, site_url, request.param, screenshots)
     return visits[request.param]
+
+
+@pytest.fixture(params=toc_pages())
+def phone_visit(request, browser, site_url, screenshots, visits) -> PageVisit:
+    """The page on a 390 px wide phone."""
+    key = f"{request.param}@{PHONE}"
+    if key not in visits:
+        visits[key] = open_page(browser, site_url, request.param, screenshots, PHONE)
+    return visits[key]
 
 
 # --------------------------------------------------------------------------- the checks, one page at a time
@@ -272,6 +299,180 @@ def test_no_javascript_errors_beyond_the_known_ones(visit):
     unknown = [message for message in visit.console_errors
                if not any(re.search(pattern, message) for pattern in KNOWN_CONSOLE_ERRORS)]
     assert not unknown, f"{visit.name}: JavaScript errors in the console: {unknown}"
+
+
+# --------------------------------------------------------------------------- reading width (issue: "nothing overflows")
+
+# Every code block, output block and display equation of the article, measured with every collapsed
+# block (hide-input code) opened, then closed again. A block is a problem when its content is wider
+# than its box: cut off, or (code and output only, where `allowScroll`) readable behind a scroll bar.
+_OVERFLOW_JS = """([allowScroll, minMathPx]) => {
+  const article = document.querySelector('article') || document.body;
+  const right = article.getBoundingClientRect().right;
+  const closed = Array.from(article.querySelectorAll('details:not([open])'));
+  closed.forEach(d => { d.open = true; });
+  const problems = [];
+  const snippet = e => (e.textContent || '').trim().split('\\n')[0].slice(0, 60);
+  const blocks = new Set(article.querySelectorAll('div.highlight pre, .cell_output pre'));
+  for (const pre of blocks) {
+    const box = pre.getBoundingClientRect();
+    if (!box.width) continue;
+    const kind = pre.closest('.cell_output') ? 'output block' : 'code block';
+    const scrolls = ['auto', 'scroll'].includes(getComputedStyle(pre).overflowX);
+    if (pre.scrollWidth > pre.clientWidth + 1 && !(allowScroll && scrolls)) {
+      problems.push(`${kind} "${snippet(pre)}": content ${pre.scrollWidth} px wide in a ${pre.clientWidth} px box`
+                    + (scrolls ? ' (behind a scroll bar)' : ' (cut off)'));
+    } else if (box.right > right + 1) {
+      problems.push(`${kind} "${snippet(pre)}": runs ${Math.round(box.right - right)} px past the column`);
+    }
+  }
+  for (const box of article.querySelectorAll('mjx-container[display="true"]')) {
+    const math = box.querySelector('mjx-math');
+    if (!math || !box.getBoundingClientRect().width) continue;
+    const holder = box.closest('div.math');
+    const eqno = holder ? holder.querySelector('.eqno') : null;
+    const number = eqno ? eqno.textContent.replace('#', '').trim() : '';
+    const name = `display equation ${number || '(unnumbered)'}${holder && holder.id ? ' #' + holder.id : ''}`;
+    const width = Math.ceil(math.getBoundingClientRect().width);
+    const size = parseFloat(getComputedStyle(box).fontSize);
+    if (width > box.clientWidth + 1) {
+      problems.push(`${name}: ${width} px of math in a ${box.clientWidth} px box (cut off or scrolled); `
+                    + 'split it with aligned');
+    } else if (box.getBoundingClientRect().right > right + 1) {
+      problems.push(`${name}: runs past the column`);
+    }
+    if (size < minMathPx - 0.05) problems.push(`${name}: scaled to ${size} px, below ${minMathPx} px`);
+  }
+  closed.forEach(d => { d.open = false; });
+  return problems;
+}"""
+
+
+def overflowing(visit: PageVisit, allow_scroll: bool) -> list[str]:
+    return visit.page.evaluate(_OVERFLOW_JS, [allow_scroll, MIN_MATH_PX])
+
+
+def overflow_report(visit: PageVisit, problems: list[str]) -> str:
+    return (f"{visit.name} at {visit.width} px: {len(problems)} blocks wider than their box:\n  "
+            + "\n  ".join(problems[:40]) + (f"\n  ... and {len(problems) - 40} more" if len(problems) > 40 else ""))
+
+
+@pytest.mark.slow
+def test_nothing_overflows_at_1280_px(visit):
+    """On a 1280 px screen every code line, printed line and equation shows whole, with no scroll bar."""
+    problems = overflowing(visit, allow_scroll=False)
+    assert not problems, overflow_report(visit, problems)
+
+
+@pytest.mark.slow
+def test_nothing_overflows_on_a_phone(phone_visit):
+    """At 390 px a code or output block may scroll sideways; an equation must fit (split it with aligned)."""
+    problems = overflowing(phone_visit, allow_scroll=True)
+    assert not problems, overflow_report(phone_visit, problems)
+
+
+_CODE_CAPACITY_JS = """() => {
+  const pre = document.querySelector('article div.highlight pre');
+  if (!pre) return null;
+  const probe = document.createElement('span');
+  probe.textContent = 'x'.repeat(100);
+  pre.appendChild(probe);
+  const perCharacter = probe.getBoundingClientRect().width / 100;
+  probe.remove();
+  const style = getComputedStyle(pre);
+  const inside = pre.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+  return [Math.floor(inside / perCharacter), pre.clientWidth, perCharacter];
+}"""
+
+
+@pytest.mark.slow
+def test_a_code_block_shows_80_characters_at_1280_px(visit):
+    capacity = visit.page.evaluate(_CODE_CAPACITY_JS)
+    if capacity is None:
+        pytest.skip(f"{visit.name} has no code block")
+    characters, width, per_character = capacity
+    assert characters >= CODE_COLUMNS, \
+        f"{visit.name}: a {width} px code block shows {characters} characters of {per_character:.1f} px, " \
+        f"fewer than {CODE_COLUMNS}; widen the column in _static/custom.css"
+
+
+_FIGURES_JS = """() => {
+  const article = document.querySelector('article') || document.body;
+  const sizes = Array.from(article.querySelectorAll('p, li, div.highlight pre'))
+    .filter(e => e.getBoundingClientRect().width).map(e => parseFloat(getComputedStyle(e).fontSize));
+  const images = Array.from(article.querySelectorAll('.cell_output img'))
+    .filter(i => i.naturalWidth && i.getBoundingClientRect().width)
+    .map(i => [i.getAttribute('src'), i.naturalWidth, i.getBoundingClientRect().width,
+               (i.closest('figure') && i.closest('figure').id) || '']);
+  return [Math.min(...sizes), images];
+}"""
+
+
+@pytest.mark.slow
+def test_figure_text_is_as_large_as_the_page_text_at_1280_px(visit):
+    """A figure scaled into the column keeps its smallest text (the book style's) as large as the page's smallest.
+
+    Figures are PNGs at the book style's dpi, so text of ``FIGURE_TEXT_PT`` points is
+    ``FIGURE_TEXT_PT * dpi / 72`` px at natural size and shrinks with the image.
+    Text a chapter draws smaller than the style is caught by the hygiene test.
+    """
+    smallest_page_px, images = visit.page.evaluate(_FIGURES_JS)
+    shrunk = []
+    for src, natural, shown, name in images:
+        text_px = FIGURE_TEXT_PT * FIGURE_PX_PER_PT * shown / natural
+        if text_px < smallest_page_px - 0.05:
+            shrunk.append(f"{name or Path(src).name}: {natural} px shown at {shown:.0f} px, so its "
+                          f"{FIGURE_TEXT_PT} pt text is {text_px:.1f} px (at most "
+                          f"{natural * smallest_page_px / text_px / BOOK_STYLE['figure.dpi']:.1f} in wide fits)")
+    assert not shrunk, (f"{visit.name}: figures whose text is smaller than the page's smallest text "
+                        f"({smallest_page_px:.0f} px) at {visit.width} px; draw them narrower "
+                        f"(nbutils.plot.figure(width=...)):\n  " + "\n  ".join(shrunk))
+
+
+# --------------------------------------------------------------------------- numbering (CONTRIBUTING.md, "Numbering")
+
+_NUMBERS_JS = """() => {
+  const article = document.querySelector('article');
+  const numbers = selector => Array.from(article.querySelectorAll(selector)).map(e => e.textContent.trim());
+  const current = document.querySelector('nav.bd-links a.current, nav.bd-links li.current > a');
+  return {
+    title: article.querySelector('h1') ? article.querySelector('h1').textContent.trim() : '',
+    sidebar: current ? current.textContent.trim() : '',
+    equations: numbers('div.math > span.eqno').map(t => t.replace('#', '').trim()),
+    exercises: numbers('.exercise .caption-number'),
+    figures: numbers('figure figcaption .caption-number'),
+    mathTags: article.querySelectorAll('mjx-mlabeledtr, mjx-mtd[id^="mjx-eqn"]').length,
+  };
+}"""
+
+
+def _chapter_number(page: str) -> int | None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("book_numbering", ROOT / "_ext" / "numbering.py")
+    numbering = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(numbering)
+    chapters = numbering.numbered_chapters(ROOT)
+    return chapters.index(page) + 1 if page in chapters else None
+
+
+@pytest.mark.slow
+def test_chapter_pages_are_numbered_like_a_textbook(visit):
+    """Title and sidebar "N. ...", equations "(N.1)", "(N.2)", ..., "Exercise N.k" and "Figure N.k" in order."""
+    number = _chapter_number(visit.name)
+    if number is None:
+        pytest.skip(f"{visit.name} is not a numbered chapter")
+    found = visit.page.evaluate(_NUMBERS_JS)
+    assert found["title"].startswith(f"{number}. "), f"{visit.name}: the title reads {found['title']!r}"
+    assert found["sidebar"].startswith(f"{number}. "), f"{visit.name}: the sidebar reads {found['sidebar']!r}"
+    for kind, form in (("equations", "({}.{})"), ("exercises", "Exercise {}.{}"), ("figures", "Figure {}.{}")):
+        expected = [form.format(number, k) for k in range(1, len(found[kind]) + 1)]
+        assert found[kind] == expected, f"{visit.name}: {kind} numbered {found[kind]}, expected {expected}"
+    assert not found["mathTags"], f"{visit.name}: {found['mathTags']} equations show a typed \\tag as well as " \
+                                  "the page's number (is _ext/numbering.py in _config.yml?)"
+    nb = notebook(visit.name)
+    assert len(found["exercises"]) == "".join("".join(c["source"]) for c in nb["cells"]).count("{exercise}"), \
+        f"{visit.name}: an exercise on the page has no number"
 
 
 def test_the_browser_visits_the_root_and_every_toc_entry():

@@ -38,7 +38,6 @@ def test_accuracy_on_sequences_ignores_padding():
 
 
 @pytest.mark.parametrize("logits, targets, error, message", [
-    ([[1.0, 0.0]], torch.tensor([0]), TypeError, "logits and targets must be tensors, got list and Tensor"),
     (torch.zeros(4, 3), torch.zeros(5, dtype=torch.long), ValueError,
      r"logits must have targets' shape plus a class dimension, got logits \(4, 3\) and targets \(5,\)"),
     (torch.zeros(4), torch.zeros(4, dtype=torch.long), ValueError, "class dimension"),
@@ -53,8 +52,6 @@ def test_set_seed_seeds_python_numpy_and_torch():
     first = random.random(), np.random.rand(), torch.rand(1).item()
     set_seed(5)
     assert (random.random(), np.random.rand(), torch.rand(1).item()) == first
-    with pytest.raises(ValueError, match="seed must be a non-negative integer, got -1"):
-        set_seed(-1)
 
 
 # --------------------------------------------------------------------------- fit
@@ -177,26 +174,15 @@ def generator_of_batches():
 
 
 @pytest.mark.parametrize("kwargs, error, message", [
-    ({"epochs": 0}, ValueError, "epochs must be a positive integer, got 0"),
-    ({"epochs": 2.5}, ValueError, "epochs must be a positive integer, got 2.5"),
-    ({"train_loader": None}, TypeError, "train_loader must be an iterable of .* got NoneType"),
     ({"train_loader": generator_of_batches()}, TypeError, "train_loader is a one-pass iterator"),
-    ({"train_loader": classification_data(n=8)[0]}, TypeError, "train_loader must be an iterable .* got Tensor"),
+    ({"train_loader": classification_data(n=8)[0]}, TypeError,
+     r"train_loader must yield \(inputs, targets\) pairs, but batch 0 of epoch 1 is a Tensor"),
     ({"train_loader": [classification_data(n=8)[0]]}, TypeError,
      r"train_loader must yield \(inputs, targets\) pairs, but batch 0 of epoch 1 is a Tensor"),
     ({"train_loader": [(1, 2, 3)]}, TypeError, "batch 0 of epoch 1 is a tuple of 3 items"),
     ({"train_loader": []}, ValueError, "train_loader yielded no batches in epoch 1"),
     ({"val_loader": []}, ValueError, "val_loader yielded no batches in epoch 1"),
-    ({"metrics": {"accuracy": 0.5}}, TypeError, "metrics must be a dict of name -> function"),
-    ({"clip_grad_norm": -1.0}, ValueError, "clip_grad_norm must be a positive number or None, got -1.0"),
     ({"early_stopping_patience": 2}, ValueError, "early stopping watches the validation loss: pass a val_loader"),
-    ({"early_stopping_patience": 0, "val_loader": [classification_data(n=8)]}, ValueError,
-     "early_stopping_patience must be a positive integer or None, got 0"),
-    ({"seed": -2}, ValueError, "seed must be a non-negative integer or None, got -2"),
-    ({"progress": "yes"}, TypeError, "progress must be True, False or None"),
-    ({"model": lambda x: x}, TypeError, "model must be a torch.nn.Module, got function"),
-    ({"optimizer": "sgd"}, TypeError, "optimizer must be a torch.optim.Optimizer, got str"),
-    ({"loss_fn": "mse"}, TypeError, "loss_fn must be a function"),
     ({"loss_fn": lambda out, y: nn.functional.cross_entropy(out, y, reduction="none")}, ValueError,
      r"loss_fn must return a scalar tensor \(reduction='mean'\), got \(8,\)"),
 ])
