@@ -312,7 +312,8 @@ _OVERFLOW_JS = """([allowScroll, minMathPx]) => {
   const closed = Array.from(article.querySelectorAll('details:not([open])'));
   closed.forEach(d => { d.open = true; });
   const problems = [];
-  const snippet = e => (e.textContent || '').trim().split('\\n')[0].slice(0, 60);
+  const longest = e => (e.textContent || '').split('\\n').reduce((a, b) => (b.length > a.length ? b : a), '');
+  const snippet = e => `${longest(e).length}-character line "${longest(e).trim().slice(0, 50)}"`;
   const blocks = new Set(article.querySelectorAll('div.highlight pre, .cell_output pre'));
   for (const pre of blocks) {
     const box = pre.getBoundingClientRect();
@@ -320,10 +321,10 @@ _OVERFLOW_JS = """([allowScroll, minMathPx]) => {
     const kind = pre.closest('.cell_output') ? 'output block' : 'code block';
     const scrolls = ['auto', 'scroll'].includes(getComputedStyle(pre).overflowX);
     if (pre.scrollWidth > pre.clientWidth + 1 && !(allowScroll && scrolls)) {
-      problems.push(`${kind} "${snippet(pre)}": content ${pre.scrollWidth} px wide in a ${pre.clientWidth} px box`
+      problems.push(`${kind}, ${snippet(pre)}: content ${pre.scrollWidth} px wide in a ${pre.clientWidth} px box`
                     + (scrolls ? ' (behind a scroll bar)' : ' (cut off)'));
     } else if (box.right > right + 1) {
-      problems.push(`${kind} "${snippet(pre)}": runs ${Math.round(box.right - right)} px past the column`);
+      problems.push(`${kind}, ${snippet(pre)}: runs ${Math.round(box.right - right)} px past the column`);
     }
   }
   for (const box of article.querySelectorAll('mjx-container[display="true"]')) {
@@ -402,8 +403,13 @@ _FIGURES_JS = """() => {
     .filter(e => e.getBoundingClientRect().width).map(e => parseFloat(getComputedStyle(e).fontSize));
   const images = Array.from(article.querySelectorAll('.cell_output img'))
     .filter(i => i.naturalWidth && i.getBoundingClientRect().width)
-    .map(i => [i.getAttribute('src'), i.naturalWidth, i.getBoundingClientRect().width,
-               (i.closest('figure') && i.closest('figure').id) || '']);
+    .map(i => {
+      const code = i.closest('.cell') && i.closest('.cell').querySelector('.cell_input pre');
+      const figure = i.closest('figure');
+      const name = figure && figure.id ? figure.id
+        : (code ? `the figure of "${code.textContent.trim().split('\\n')[0].slice(0, 50)}"` : i.getAttribute('src'));
+      return [name, i.naturalWidth, i.getBoundingClientRect().width];
+    });
   return [Math.min(...sizes), images];
 }"""
 
@@ -418,12 +424,13 @@ def test_figure_text_is_as_large_as_the_page_text_at_1280_px(visit):
     """
     smallest_page_px, images = visit.page.evaluate(_FIGURES_JS)
     shrunk = []
-    for src, natural, shown, name in images:
+    for name, natural, shown in images:
         text_px = FIGURE_TEXT_PT * FIGURE_PX_PER_PT * shown / natural
         if text_px < smallest_page_px - 0.05:
-            shrunk.append(f"{name or Path(src).name}: {natural} px shown at {shown:.0f} px, so its "
-                          f"{FIGURE_TEXT_PT} pt text is {text_px:.1f} px (at most "
-                          f"{natural * smallest_page_px / text_px / BOOK_STYLE['figure.dpi']:.1f} in wide fits)")
+            widest = shown * FIGURE_TEXT_PT * FIGURE_PX_PER_PT / smallest_page_px / BOOK_STYLE["figure.dpi"]
+            shrunk.append(f"{name}: {natural / BOOK_STYLE['figure.dpi']:.1f} in ({natural} px) shown at "
+                          f"{shown:.0f} px, so its {FIGURE_TEXT_PT} pt text is {text_px:.1f} px; "
+                          f"at most {widest:.1f} in wide keeps it at {smallest_page_px:.0f} px")
     assert not shrunk, (f"{visit.name}: figures whose text is smaller than the page's smallest text "
                         f"({smallest_page_px:.0f} px) at {visit.width} px; draw them narrower "
                         f"(nbutils.plot.figure(width=...)):\n  " + "\n  ".join(shrunk))
