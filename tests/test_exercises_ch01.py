@@ -1,4 +1,5 @@
 """Checkers of the linear-models chapter: the model solutions pass, typical mistakes fail with their message."""
+import pytest
 import torch
 
 from nbutils.exercises.ch01_linear_models import ex_logistic_hessian, ex_newton_step
@@ -88,13 +89,37 @@ def test_newton_step_model_solution_passes():
     assert result.passed, result.message
 
 
-def test_newton_step_with_an_explicit_inverse_still_passes():
-    # Less accurate in general, but on these well-conditioned cases the inverse agrees to the tolerance.
+@pytest.mark.parametrize("invert", [torch.linalg.inv, torch.inverse, torch.Tensor.inverse, torch.linalg.pinv])
+def test_newton_step_that_inverts_the_hessian_is_told_to_solve(invert):
+    # The values agree on these well-conditioned cases; the text says "do not invert H".
     def with_inverse(X, w, t):
         gradient = X.T @ (torch.sigmoid(X @ w) - t) / X.shape[0]
-        return w - torch.linalg.inv(mean_hessian(X, w)) @ gradient
+        return w - invert(mean_hessian(X, w)) @ gradient
 
-    assert ex_newton_step.check(with_inverse).passed
+    result = ex_newton_step.check(with_inverse)
+    used = {torch.linalg.inv: "torch.linalg.inv", torch.inverse: "torch.inverse",
+            torch.Tensor.inverse: "torch.Tensor.inverse", torch.linalg.pinv: "torch.linalg.pinv"}[invert]
+    assert result.status == "forbidden"
+    assert result.message == f"✗ newton_step: your answer calls {used}; solve the linear system H s = grad J " \
+                             "instead of inverting H."
+
+
+def test_newton_step_solved_another_way_still_passes():
+    def by_cholesky(X, w, t):
+        gradient = X.T @ (torch.sigmoid(X @ w) - t) / X.shape[0]
+        factor = torch.linalg.cholesky(mean_hessian(X, w))
+        return w - torch.cholesky_solve(gradient.unsqueeze(1), factor).squeeze(1)
+
+    assert ex_newton_step.check(by_cholesky).passed
+
+
+def test_logistic_hessian_by_autograd_is_refused():
+    def by_autograd(X, w):
+        return torch.func.hessian(lambda v: torch.nn.functional.binary_cross_entropy_with_logits(
+            X @ v, torch.zeros(len(X), dtype=X.dtype)))(w)
+
+    result = ex_logistic_hessian.check(by_autograd)
+    assert result.status == "forbidden" and "calls torch.func.hessian; derive the Hessian by hand" in result.message
 
 
 def test_newton_step_stub_is_not_attempted():

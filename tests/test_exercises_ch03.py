@@ -1,4 +1,5 @@
 """Checkers of the MLP and activations chapter: the model solutions pass, typical mistakes fail with their message."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -104,7 +105,53 @@ def test_maxout_layer_typical_mistakes():
     assert over_examples.status == "wrong_shape" and "over the examples" in over_examples.message
 
     values_and_indices = ex_maxout_layer.check(lambda X, W, b, k: (X @ W.T + b).reshape(len(X), -1, k).max(dim=2))
-    assert values_and_indices.status == "wrong_type"
+    assert values_and_indices.status == "wrong_type" and "take its .values" in values_and_indices.message
+
+
+def _loop_over_units(X, W, b, k):
+    Z = X @ W.T + b
+    return torch.stack([Z[:, i * k:(i + 1) * k].amax(dim=1) for i in range(W.shape[0] // k)], dim=1)
+
+
+def _loop_over_examples(X, W, b, k):
+    return torch.stack([(W @ x + b).unflatten(0, (-1, k)).amax(dim=1) for x in X])
+
+
+def _loop_over_pieces(X, W, b, k):
+    Z = (X @ W.T + b).unflatten(-1, (-1, k))
+    best = Z[..., 0]
+    for piece in range(1, k):
+        best = torch.maximum(best, Z[..., piece])
+    return best
+
+
+@pytest.mark.parametrize("answer, what", [(_loop_over_units, "the units"), (_loop_over_examples, "the examples"),
+                                          (_loop_over_pieces, "the pieces of a unit")])
+def test_maxout_layer_with_a_python_loop_is_refused(answer, what):
+    result = ex_maxout_layer.check(answer)
+    assert result.status == "python_loop", result.message
+    assert f"a Python loop over {what}" in result.message
+
+
+def test_maxout_layer_written_another_way_still_passes():
+    def by_reshape_and_max(X, W, b, k):
+        Z = torch.addmm(b, X, W.T)
+        return Z.reshape(X.shape[0], -1, k).max(dim=-1).values
+
+    assert ex_maxout_layer.check(by_reshape_and_max).passed
+
+
+def test_silu_and_prelu_by_autograd_are_refused():
+    def silu_by_backward(z):
+        z = z.clone().requires_grad_()
+        torch.nn.functional.silu(z).sum().backward()
+        return z.grad
+
+    result = ex_silu_grad.check(silu_by_backward)
+    assert result.status == "forbidden" and "calls torch.Tensor.backward; derive the derivative" in result.message
+    result = ex_prelu_slope_grad.check(
+        lambda z, a, g: torch.func.vjp(lambda s: torch.nn.functional.prelu(z, s), a)[1](g)[0])
+    assert result.status == "forbidden" and "calls torch.func.vjp; derive the gradient" in result.message
 
 
 def test_checkers_leave_their_cases_unchanged():

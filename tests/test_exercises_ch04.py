@@ -1,4 +1,5 @@
 """Checkers of the backpropagation chapter: model solutions pass, typical mistakes fail with their own message."""
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -28,9 +29,23 @@ def test_numerical_jacobian_transposed_is_named():
 
 def test_numerical_jacobian_transposed_is_named_for_a_square_jacobian():
     # Rows and columns swapped with a stack along dim=0; only the square case can tell by values.
-    result = ex_numerical_jacobian.check(
-        lambda f, x: torch.func.jacrev(f)(x).T if x.numel() == len(f(x)) else torch.func.jacrev(f)(x))
+    def central(f, x):
+        return _finite_difference_jacobian(f, x, 1e-5)
+
+    result = ex_numerical_jacobian.check(lambda f, x: central(f, x).T if x.numel() == len(f(x)) else central(f, x))
     assert result.status == "transposed" and "non-symmetric" in result.message
+
+
+@pytest.mark.parametrize("by_autograd, used", [
+    (lambda f, x: torch.func.jacrev(f)(x), "torch.func.jacrev"),
+    (lambda f, x: torch.func.jacfwd(f)(x), "torch.func.jacfwd"),
+    (lambda f, x: torch.autograd.functional.jacobian(f, x), "torch.autograd.functional.jacobian"),
+])
+def test_numerical_jacobian_by_autograd_is_refused(by_autograd, used):
+    result = ex_numerical_jacobian.check(by_autograd)
+    assert result.status == "forbidden"
+    assert result.message == f"✗ numerical_jacobian: your answer calls {used}; compute the Jacobian by central " \
+                             "differences, as the exercise asks."
 
 
 def test_numerical_jacobian_inaccurate_steps_are_named():
@@ -99,13 +114,40 @@ def test_softmax_vjp_overflow_and_dtype():
         == "wrong_dtype"
 
 
-def test_softmax_vjp_forming_the_jacobian_is_correct_but_allowed():
+def test_softmax_vjp_that_forms_the_jacobian_is_refused():
     def with_jacobian(z, v):
         y = torch.softmax(z, dim=-1)
         jacobian = torch.diag_embed(y) - y.unsqueeze(-1) * y.unsqueeze(-2)
         return (v.unsqueeze(-2) @ jacobian).squeeze(-2)
 
-    assert ex_softmax_vjp.check(with_jacobian).passed
+    result = ex_softmax_vjp.check(with_jacobian)
+    assert result.status == "memory" and "creates a tensor of shape (4, 4) with torch.diag_embed" in result.message
+
+
+def test_softmax_vjp_that_forms_one_jacobian_per_row_in_a_loop_is_refused():
+    def row_by_row(z, v):
+        if z.ndim == 1:
+            return ex_softmax_vjp.model_solution(z, v)
+        rows = []
+        for z_row, v_row in zip(z, v, strict=True):
+            y = torch.softmax(z_row, dim=-1)
+            rows.append((torch.diag(y) - torch.outer(y, y)) @ v_row)
+        return torch.stack(rows)
+
+    result = ex_softmax_vjp.check(row_by_row)
+    assert result.status == "memory" and "'2 rows of 32 classes'" in result.message
+    assert "shape (32, 32)" in result.message
+
+
+def test_softmax_vjp_with_broadcast_views_or_autograd():
+    def with_expand(z, v):  # an expanded view stores nothing new
+        y = torch.softmax(z, dim=-1)
+        inner = (v * y).sum(dim=-1, keepdim=True).expand_as(y)
+        return y * (v - inner)
+
+    assert ex_softmax_vjp.check(with_expand).passed
+    result = ex_softmax_vjp.check(lambda z, v: torch.func.vjp(lambda q: torch.softmax(q, -1), z)[1](v)[0])
+    assert result.status == "forbidden" and "torch.func.vjp" in result.message
 
 
 def test_softmax_vjp_stub_is_not_attempted():
@@ -135,8 +177,14 @@ def test_normalize_vjp_typical_mistakes():
     result = ex_normalize_vjp.check(lambda x, v: (v - unit(x) * (unit(x) * v).sum(0, keepdim=True)) / norm(x))
     assert result.status == "wrong_dim" and "a batch of 4 rows" in result.message
     # Normalising along the batch dimension instead of each row.
-    assert ex_normalize_vjp.check(
-        lambda x, v: torch.func.vjp(lambda t: F.normalize(t, dim=0), x)[1](v)[0]).status == "wrong_value"
+    assert ex_normalize_vjp.check(lambda x, v: (v - unit_rows(x) * (unit_rows(x) * v).sum(0, keepdim=True))
+                                  / x.norm(dim=0, keepdim=True)).status == "wrong_value"
+    by_autograd = ex_normalize_vjp.check(lambda x, v: torch.func.vjp(lambda t: F.normalize(t, dim=-1), x)[1](v)[0])
+    assert by_autograd.status == "forbidden" and "derive the backward rule by hand" in by_autograd.message
+
+
+def unit_rows(x):
+    return x / x.norm(dim=0, keepdim=True)
 
 
 def test_normalize_vjp_in_place_update_is_reported():

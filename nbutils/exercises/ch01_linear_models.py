@@ -12,11 +12,15 @@ import torch.nn.functional as F
 from torch.func import grad, hessian
 
 from nbutils.exercises.core import Case, Exercise, Mistake
+from nbutils.exercises.recording import AUTOGRAD
 
 __all__ = ["ex_logistic_hessian", "ex_newton_step"]
 
 
 _gen = torch.Generator().manual_seed(1)
+# The exercise text asks to differentiate by hand; automatic differentiation would skip the lesson.
+_DERIVE_BY_HAND = {name: "your answer calls {name}; derive the Hessian by hand and compute it with tensor "
+                         "operations" for name in AUTOGRAD}
 
 
 def _logistic_cost(X: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -71,6 +75,7 @@ ex_logistic_hessian = Exercise(
     ],
     solution=_logistic_hessian_solution,
     rtol=1e-5,
+    forbidden=_DERIVE_BY_HAND,
     mistakes=(
         Mistake(lambda X, w: X.shape[0] * _logistic_hessian_reference(X, w),
                 "it is N times too large. The cost J is the mean loss over the N examples, so its Hessian "
@@ -142,6 +147,12 @@ ex_newton_step = Exercise(
     ],
     solution=_newton_step_solution,
     rtol=1e-5,
+    forbidden={  # the text: "Solve a linear system; do not invert H"
+        "torch.linalg.inv": "your answer calls torch.linalg.inv; solve the linear system H s = grad J "
+                            "instead of inverting H",
+        "torch.linalg.pinv": "your answer calls torch.linalg.pinv; solve the linear system H s = grad J "
+                             "instead of inverting H",
+    },
     mistakes=(
         Mistake(lambda X, w, t: 2 * w - _newton_reference(X, w, t),
                 "the step goes the wrong way: it climbs the cost. Subtract H^{-1} grad J from w."),

@@ -9,7 +9,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from nbutils.exercises.core import Case, Exercise
+from nbutils.exercises.core import Case, Exercise, Mistake
 
 _gen = torch.Generator().manual_seed(2)
 
@@ -34,6 +34,10 @@ ex_bce_with_logits = Exercise(
               torch.tensor([1.0, 0.0, 0.0, 1.0], dtype=torch.float64)),
              nonfinite_hint="At logits of ±800, exp overflows and sigmoid rounds to exactly 0 or 1: "
                             "rewrite the loss so no exp of a large positive number and no log(0) appear."),
+        Case("float32 input", (_z.float(), _t.float())),
+        Case("float32 logits ±800", (torch.tensor([800.0, -800.0, 3.0]), torch.tensor([0.0, 1.0, 1.0])),
+             nonfinite_hint="At logits of ±800, exp overflows (in float32 already above 88): rewrite the loss "
+                            "so no exp of a large positive number and no log(0) appear."),
     ],
     hints=[
         "With p = sigmoid(z), the loss is -t log p - (1 - t) log(1 - p). Write log p and log(1 - p) "
@@ -44,6 +48,23 @@ ex_bce_with_logits = Exercise(
     ],
     solution=_bce_with_logits_solution,
     rtol=1e-6,
+    mistakes=[
+        Mistake(lambda z, t: F.binary_cross_entropy_with_logits(z, t, reduction="sum"),
+                "you summed the losses of the entries. The exercise asks for their mean."),
+        Mistake(lambda z, t: -F.binary_cross_entropy_with_logits(z, t),
+                "the sign is flipped. The loss is the negative log-likelihood, so it is never negative."),
+        Mistake(lambda z, t: F.binary_cross_entropy_with_logits(z, 1 - t),
+                "t and 1 - t are swapped: the term with log p must be weighted by t, the probability of class 1."),
+        Mistake(lambda z, t: (-z * t + torch.log1p(torch.exp(-z.abs()))).mean(),
+                "the term max(z, 0) is missing: log(1 + exp(-|z|)) equals log(1 + exp(-z)) only where z >= 0."),
+    ],
+    forbidden={  # the built-in the checker compares with
+        "torch.nn.functional.binary_cross_entropy_with_logits":
+            "your answer calls torch.nn.functional.binary_cross_entropy_with_logits, the built-in this "
+            "exercise checks against; write the loss from its formula",
+        "torch.nn.functional.binary_cross_entropy":
+            "your answer calls torch.nn.functional.binary_cross_entropy; write the loss from its formula",
+    },
 )
 
 
@@ -72,6 +93,7 @@ ex_gaussian_nll = Exercise(
              (_mu, torch.full((6,), 800.0, dtype=torch.float64), _t6),
              nonfinite_hint="With log_var = 800 the variance exp(800) overflows to inf. Never form the "
                             "variance: use log_var itself for log(sigma^2) and multiply by exp(-log_var)."),
+        Case("float32 input", (_mu.float(), torch.linspace(-1, 1, 6), _t6.float())),
     ],
     hints=[
         "Write -log N(t; mu, sigma^2) term by term: a log(2 pi sigma^2) / 2 term and a squared-error term "
@@ -81,6 +103,31 @@ ex_gaussian_nll = Exercise(
     ],
     solution=_gaussian_nll_solution,
     rtol=1e-6,
+    mistakes=[
+        Mistake(lambda mu, s, t: _gaussian_nll_reference(mu, s, t) * t.numel(),
+                "you summed over the entries. The exercise asks for the mean."),
+        Mistake(lambda mu, s, t: 2 * _gaussian_nll_reference(mu, s, t),
+                "every term is twice too large: the ½ in front of the negative log-density is missing."),
+        Mistake(lambda mu, s, t: _gaussian_nll_reference(mu, s, t) + 0.5 * s.mean(),
+                "the log-variance term lacks its ½: log sigma = ½ log sigma^2, and log_var is log sigma^2."),
+        Mistake(lambda mu, s, t: _gaussian_nll_reference(mu, s, t) + 0.5 * ((t - mu) ** 2 * torch.exp(-s)).mean(),
+                "the squared-error term lacks its ½: it is (t - mu)^2 / (2 sigma^2)."),
+        Mistake(lambda mu, s, t: _gaussian_nll_reference(mu, s, t) - 0.5 * math.log(2 * math.pi),
+                "the constant ½ log 2π is missing. The exercise asks for the full negative log-likelihood."),
+        Mistake(lambda mu, s, t: _gaussian_nll_reference(mu, s, t) + 0.5 * math.log(2 * math.pi),
+                "the constant is ½ log 2π, not log 2π."),
+        Mistake(lambda mu, s, t: -torch.distributions.Normal(mu, torch.exp(s)).log_prob(t).mean(),
+                "you used exp(log_var) as the standard deviation. It is the variance sigma^2; sigma is "
+                "exp(log_var / 2)."),
+        Mistake(lambda mu, s, t: -_gaussian_nll_reference(mu, s, t),
+                "the sign is flipped: this is the log-likelihood, and the exercise asks for its negative."),
+    ],
+    forbidden={  # the reference the checker compares with
+        "torch.distributions.Normal.log_prob": "your answer calls torch.distributions.Normal.log_prob, "
+                                               "which this exercise checks against; write the formula yourself",
+        "torch.nn.functional.gaussian_nll_loss": "your answer calls torch.nn.functional.gaussian_nll_loss; "
+                                                 "write the formula yourself",
+    },
 )
 
 __all__ = ["ex_bce_with_logits", "ex_gaussian_nll"]

@@ -12,9 +12,16 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nbutils.exercises.core import Case, Exercise, Mistake
+from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake
+from nbutils.exercises.recording import AUTOGRAD
 
 _gen = torch.Generator().manual_seed(3)
+
+
+def _derive_by_hand(what: str) -> dict[str, str]:
+    """Forbid automatic differentiation: the exercise asks for a derivative worked out by hand."""
+    return {name: f"your answer calls {{name}}; derive {what} by hand and compute it with tensor operations"
+            for name in AUTOGRAD}
 
 
 # --------------------------------------------------------------------------- the SiLU derivative
@@ -50,6 +57,7 @@ ex_silu_grad = Exercise(
     ],
     solution=_silu_grad_solution,
     rtol=1e-5,
+    forbidden=_derive_by_hand("the derivative"),
     mistakes=[
         Mistake(lambda z: torch.sigmoid(z), "this is sigmoid(z) alone. SiLU is the product z * sigmoid(z), "
                 "so its derivative has two terms (product rule)."),
@@ -110,6 +118,7 @@ ex_prelu_slope_grad = Exercise(
     ],
     solution=_prelu_slope_grad_solution,
     rtol=1e-5,
+    forbidden=_derive_by_hand("the gradient"),
     mistakes=[
         Mistake(lambda z, a, g: g * torch.clamp(z, max=0),
                 "you returned one value per example and channel. A slope is shared by all N examples, "
@@ -145,9 +154,14 @@ def _maxout_layer_solution(X: torch.Tensor, W: torch.Tensor, b: torch.Tensor, k:
     return Z.unflatten(-1, (-1, k)).amax(dim=-1)  # (N, M, k) -> (N, M)
 
 
-def _maxout_case(n: int, d: int, m: int, k: int, dtype=torch.float64) -> tuple:
-    return (torch.randn(n, d, generator=_gen, dtype=dtype), torch.randn(m * k, d, generator=_gen, dtype=dtype),
-            torch.randn(m * k, generator=_gen, dtype=dtype), k)
+def _maxout_case(n: int, d: int, m: int, k: int, dtype=torch.float64, gen: torch.Generator = _gen) -> tuple:
+    return (torch.randn(n, d, generator=gen, dtype=dtype), torch.randn(m * k, d, generator=gen, dtype=dtype),
+            torch.randn(m * k, generator=gen, dtype=dtype), k)
+
+
+def _maxout_sized(n_examples: int, n_units: int, k: int) -> tuple:
+    """A maxout case of the given sizes, the same at every call (for the loop tests)."""
+    return _maxout_case(n_examples, 4, n_units, k, gen=torch.Generator().manual_seed(n_examples * n_units * k))
 
 
 ex_maxout_layer = Exercise(
@@ -168,6 +182,11 @@ ex_maxout_layer = Exercise(
     ],
     solution=_maxout_layer_solution,
     rtol=1e-6,
+    loop_free=(  # the text: "No Python loops: use one matrix product and one reduction."
+        LoopFree(lambda n: _maxout_sized(n, 3, 2), what="the examples"),
+        LoopFree(lambda n: _maxout_sized(3, n, 2), what="the units"),
+        LoopFree(lambda n: _maxout_sized(3, 2, n), sizes=(2, 6), what="the pieces of a unit"),
+    ),
     mistakes=[
         Mistake(lambda X, W, b, k: (X @ W.T + b).unflatten(-1, (k, -1)).amax(dim=-2),
                 "your groups are interleaved: they take every M-th piece. Unit i must own the k consecutive "

@@ -13,8 +13,14 @@ import torch
 import torch.nn.functional as F
 
 from nbutils.exercises.core import Case, Exercise, Mistake
+from nbutils.exercises.recording import AUTOGRAD
 
 _gen = torch.Generator().manual_seed(4)
+
+
+def _no_autograd(advice: str) -> dict[str, str]:
+    """Forbid automatic differentiation, which the checker uses as its reference."""
+    return {name: f"your answer calls {{name}}; {advice}" for name in AUTOGRAD}
 
 
 def _randn(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -73,6 +79,7 @@ ex_numerical_jacobian = Exercise(
     ],
     solution=_numerical_jacobian_solution,
     rtol=1e-8,
+    forbidden=_no_autograd("compute the Jacobian by central differences, as the exercise asks"),
     mistakes=[
         Mistake(lambda f, x: torch.func.jacrev(f)(x).T,
                 "you returned the transpose of the Jacobian. Entry (i, j) is d f_i / d x_j: one row per output, "
@@ -86,9 +93,15 @@ ex_numerical_jacobian = Exercise(
 
 # -- 2. The VJP of softmax ------------------------------------------------------------------------
 
-def _softmax_vjp_reference(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    _, pullback = torch.func.vjp(lambda logits: torch.softmax(logits, dim=-1), z)
-    return pullback(v)[0]
+def _vjp_reference(function):
+    """The VJP ``(x, v) -> J(x)^T v`` of ``function``, by torch.func.vjp."""
+    def vjp(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        _, pullback = torch.func.vjp(function, x)
+        return pullback(v)[0]
+    return vjp
+
+
+_softmax_vjp_reference = _vjp_reference(lambda logits: torch.softmax(logits, dim=-1))
 
 
 def _softmax_vjp_solution(z: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -113,6 +126,7 @@ ex_softmax_vjp = Exercise(
                                                    dtype=torch.float64), _randn(2, 3)),
              nonfinite_hint=_SOFTMAX_OVERFLOW),
         Case("float32 input", (_randn(4, 6, dtype=torch.float32), _randn(4, 6, dtype=torch.float32))),
+        Case("2 rows of 32 classes", (_randn(2, 32), _randn(2, 32))),
     ],
     hints=[
         "Write y = softmax(z). Differentiate y_j = exp(z_j) / sum_k exp(z_k) with respect to z_i for i = j and "
@@ -122,6 +136,8 @@ ex_softmax_vjp = Exercise(
     ],
     solution=_softmax_vjp_solution,
     rtol=1e-5,
+    forbidden=_no_autograd("derive the VJP by hand, as the exercise asks"),
+    memory_bound=3,  # the text: "Do not form the K x K Jacobian"; a Jacobian per row is K times the input
     mistakes=[
         Mistake(lambda z, v: torch.softmax(z, -1) * (1 - torch.softmax(z, -1)) * v,
                 "you kept only the diagonal of the Jacobian, d y_i / d z_i = y_i (1 - y_i). Softmax couples the "
@@ -142,9 +158,7 @@ ex_softmax_vjp = Exercise(
 
 # -- 3. The backward rule of a new node: L2 normalisation -----------------------------------------
 
-def _normalize_vjp_reference(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    _, pullback = torch.func.vjp(lambda inputs: F.normalize(inputs, dim=-1), x)
-    return pullback(v)[0]
+_normalize_vjp_reference = _vjp_reference(lambda inputs: F.normalize(inputs, dim=-1))
 
 
 def _normalize_vjp_solution(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -176,6 +190,7 @@ ex_normalize_vjp = Exercise(
     ],
     solution=_normalize_vjp_solution,
     rtol=1e-5,
+    forbidden=_no_autograd("derive the backward rule by hand, as the exercise asks"),
     mistakes=[
         Mistake(lambda x, v: v / x.norm(dim=-1, keepdim=True),
                 "you treated ||x|| as a constant. The norm depends on x too, and its derivative adds a term along "

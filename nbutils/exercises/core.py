@@ -439,7 +439,7 @@ class Exercise:
         for n in loop.sizes:
             args = loop.make_args(n)
             args = args if isinstance(args, tuple) else (args,)
-            where = f"when {loop.what} has size {n}"
+            where = f"at size {n} of {loop.what}"
             outcome = self._run(answer, _clone(args), {}, where, passed=len(self.cases))
             if isinstance(outcome, CheckResult):
                 return outcome
@@ -448,10 +448,10 @@ class Exercise:
                 return problem
             counts.append(outcome[0].operations)
         if counts[-1] > counts[0]:
-            return self._fail("python_loop", f"{self.name} calls {counts[0]} torch operations when {loop.what} "
-                              f"has size {loop.sizes[0]} and {counts[-1]} when it has size {loop.sizes[-1]}: a "
-                              f"Python loop over {loop.what}. Replace the loop with tensor operations that handle "
-                              f"all of {loop.what} at once.")
+            return self._fail("python_loop", f"{self.name} calls {counts[0]} torch operations at size "
+                              f"{loop.sizes[0]} and {counts[-1]} at size {loop.sizes[-1]} of {loop.what}: a Python "
+                              f"loop over {loop.what}. Replace the loop with tensor operations that handle all of "
+                              f"{loop.what} at once.")
         return None
 
     # -- comparing the result with the reference ----------------------------------------------

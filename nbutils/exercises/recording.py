@@ -49,6 +49,12 @@ def resolve(dotted: str) -> Any:
     return value
 
 
+# What forbids computing a derivative by automatic differentiation: ``{name: message for name in AUTOGRAD}``.
+AUTOGRAD = ("torch.autograd.grad", "torch.Tensor.backward", "torch.func.grad", "torch.func.grad_and_value",
+            "torch.func.vjp", "torch.func.jvp", "torch.func.jacrev", "torch.func.jacfwd", "torch.func.hessian",
+            "torch.func.linearize", "torch.autograd.functional.*")
+
+
 def _is_operation(value: Any) -> bool:
     return callable(value) and not inspect.isclass(value) and not inspect.ismodule(value)
 
@@ -58,7 +64,7 @@ def _names_for(declared: str) -> dict[str, Any]:
     if declared.endswith(".*"):
         module = resolve(declared[:-2])
         names = {f"{declared[:-2]}.{n}": getattr(module, n) for n in dir(module) if not n.startswith("_")}
-        names = {name: value for name, value in names.items() if _is_operation(value)}
+        names = {name: value for name, value in names.items() if inspect.isroutine(value)}
         if not names:
             raise ValueError(f"{declared!r} names no torch functions.")
         return names
@@ -87,7 +93,7 @@ class Forbidden:
     ``messages`` maps public names (``"torch.linalg.inv"``, ``"torch.func.*"``)
     to messages. A message that names the forbidden operation is shown with
     the alias that was actually called ("your answer calls
-    torch.Tensor.inverse; ...").
+    torch.Tensor.inverse; ..."), and ``{name}`` in a message stands for it.
     """
 
     def __init__(self, messages: Mapping[str, str]):
@@ -114,7 +120,8 @@ class Forbidden:
         return self._by_code.get(code)
 
     def message(self, declared: str, used: str) -> str:
-        return self.messages[declared].replace(declared, used) if used != declared else self.messages[declared]
+        """The message for a call of ``used``, which ``declared`` forbids, naming ``used``."""
+        return self.messages[declared].replace(declared, used).replace("{name}", used)
 
 
 def _tensors(value: Any) -> Iterator[torch.Tensor]:

@@ -89,15 +89,20 @@ class _Worker:
         return self.on_line if self.expired else None
 
     def on_line(self, frame: FrameType, event: str, arg: Any):
-        if event == "line" and self.expired and not frame.f_code.co_filename.startswith(_PACKAGE_DIR) \
-                and not any(_protected(caller) for caller in self._learner_frames(frame)):
+        callers = self._learner_frames(frame)
+        if event == "line" and self.expired and next(callers, None) is frame and not _protected(frame) \
+                and not any(_protected(caller) for caller in callers):
             raise TimeLimitExceeded
         return self.on_line
 
     def _learner_frames(self, frame: FrameType | None):
-        """``frame`` and its callers, up to (without) the frame of ``call`` that started the learner's code."""
+        """``frame`` and its callers up to the frame of ``call``, without this package's frames.
+
+        This package's frames between them (the recorder's ``with``) never swallow an exception.
+        """
         while frame is not None and frame.f_code is not self.call.__code__:
-            yield frame
+            if not frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+                yield frame
             frame = frame.f_back
 
     def stop(self, grace: float) -> bool:
