@@ -1,4 +1,5 @@
-"""Chapter 1: gradients and the direct solve against PyTorch, and a direct solve vs a gradient step as D grows."""
+"""Chapter 1: sigmoid, softmax, gradients and the direct solve against PyTorch; a direct solve vs a gradient step
+as D grows."""
 import torch
 import torch.nn.functional as F
 
@@ -48,6 +49,8 @@ def lstsq(X: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
 
 RATIOS = [
     RatioCase("sigmoid", "sigmoid", torch.sigmoid, logits, size=1024, goal=ELEMENTWISE_GOAL),
+    RatioCase("softmax (stable, by rows)", "softmax", lambda Z: torch.softmax(Z, dim=1), logits, size=1024,
+              rtol=1e-10),
     RatioCase("linear-regression gradient vs autograd", lambda ch: lambda X, t, w: ch.linreg_grad(X, w, t),
               lambda X, t, w: autograd_linreg_grad(X, w, t), regression_problem, size=256, rtol=1e-10),
     RatioCase("softmax-regression gradients vs autograd", "softmax_regression_grads",
