@@ -191,7 +191,9 @@ def open_page(browser, site_url: str, page_name: str, screenshots: Path, width: 
         visit.page.wait_for_function("() => document.documentElement.dataset.mathFitted !== undefined")
     visit.page.evaluate(_WAIT_FOR_IMAGES_JS)
     suffix = "" if width == DESKTOP else f"@{width}"
-    visit.page.screenshot(path=str(screenshots / f"{page_name.replace('/', '__')}{suffix}.png"), full_page=True)
+    # A long chapter is a tall image: give the screenshot more than the default 30 s on a busy machine.
+    visit.page.screenshot(path=str(screenshots / f"{page_name.replace('/', '__')}{suffix}.png"), full_page=True,
+                          timeout=180_000)
     return visit
 
 
