@@ -157,3 +157,178 @@ def test_a_near_miss_is_named():
     result = ex.check(lambda x: 2 * x * (1 + 1e-5))
     assert result.status == "inaccurate" and "Use a better method." in result.message
     assert ex.check(lambda x: 3 * x).status == "wrong_value"
+
+
+# -- messages that say the right thing ------------------------------------------------------------
+
+def test_not_implemented_after_passing_cases_names_the_case():
+    def partial(x):
+        if x.numel() == 2:
+            raise NotImplementedError
+        return 2 * x
+
+    result = EX.check(partial)
+    assert result.status == "incomplete"
+    assert result.message == ("✗ double passes the first 1 case, then raises NotImplementedError on the case "
+                              "'big values': finish the part of double that this case needs.")
+
+    def raises_at_once(x):
+        y = 2 * x  # noqa: F841 - started, then gave up
+        raise NotImplementedError
+
+    assert EX.check(raises_at_once).status == "not_attempted"
+
+
+def test_torch_max_without_values_is_told_to_take_values():
+    result = EX.check(lambda x: torch.stack([2 * x, x]).max(dim=0))
+    assert result.status == "wrong_type"
+    assert "returned a torch.return_types.max" in result.message and "take its .values" in result.message
+
+
+@pytest.mark.parametrize("value, said", [(0, "returned an int"), (0.5, "returned a float"), ("2x", "returned a string"),
+                                         ([2.0], "returned a list"), ((2.0,), "returned a tuple")])
+def test_a_non_tensor_is_named_with_its_article(value, said):
+    result = EX.check(lambda x: value)
+    assert result.status == "wrong_type" and said in result.message
+
+
+def _matrix_exercise():
+    A = torch.arange(6.0, dtype=torch.float64).reshape(2, 3)
+    return Exercise("scale", reference=lambda a: 3 * a, cases=[Case("a 2 x 3 matrix", (A,))], hints=[],
+                    solution=lambda a: 3 * a)
+
+
+@pytest.mark.parametrize("answer, advice", [
+    (lambda a: (3 * a).T, "in another order: is it transposed?"),
+    (lambda a: (3 * a).flatten(), "fewer dimensions: it looks flattened."),
+    (lambda a: (3 * a).sum(dim=0), "a dimension that should stay was reduced"),
+    (lambda a: (3 * a).unsqueeze(0), "an extra dimension of size 1"),
+    (lambda a: (3 * a).unsqueeze(-1).expand(2, 3, 2), "a reduction is missing"),
+])
+def test_wrong_shapes_are_told_apart(answer, advice):
+    result = _matrix_exercise().check(answer)
+    assert result.status == "wrong_shape" and "expected shape (2, 3)" in result.message
+    assert advice in result.message
+    for other in ("transposed", "flattened", "reduced", "extra dimension", "reduction is missing"):
+        if other not in advice:
+            assert other not in result.message
+
+
+def test_check_without_an_argument_says_what_to_pass():
+    result = EX.check()
+    assert not result.passed and result.status == "no_function"
+    assert result.message == "✗ double: check() needs your function as its argument: ex_double.check(double)."
+
+
+def test_hint_accepts_a_whole_float_and_refuses_a_fraction_in_one_line(capsys):
+    EX.hint(1.0)
+    assert capsys.readouterr().out == "Hint 1 of 2: multiply\n"
+    EX.hint(1.5)
+    assert capsys.readouterr().out == "hint(n) takes n from 1 to 2, got 1.5.\n"
+
+
+def test_messages_wrap_at_80_columns_and_stay_one_line_in_message():
+    result = EX.check(lambda x: (2 * x).sum())
+    assert "\n" not in result.message
+    shown = repr(result)
+    assert shown == str(result) and shown.count("\n") >= 1
+    assert all(len(line) <= 80 for line in shown.splitlines())
+    assert " ".join(shown.split()) == " ".join(result.message.split())  # only the line breaks differ
+    assert repr(EX.check(lambda x: (2 * x).sum())) == shown  # deterministic
+
+
+def test_dtype_contract_needs_both_float_dtypes():
+    both = Exercise("double", reference=_double, cases=[
+        Case("float64", (torch.tensor([1.0, 2.0], dtype=torch.float64),)),
+        Case("float32", (torch.tensor([1.0, 2.0]),))], hints=[], solution=_double)
+    result = both.check(lambda x: 2 * x.double())
+    assert result.status == "wrong_dtype" and "'float32'" in result.message and "Keep the input's dtype." in \
+        result.message
+    assert both.check(lambda x: x + x).passed
+
+
+# -- robust internals ---------------------------------------------------------------------------
+
+def _scaled(x, options):
+    return x * options["scale"] + len(options["shifts"])
+
+
+def _kwargs_exercise():
+    return Exercise("scaled", reference=_scaled, hints=[], solution=_scaled, cases=[
+        Case("options", (torch.tensor([1.0, 2.0], dtype=torch.float64),),
+             kwargs={"options": {"scale": torch.tensor(3.0, dtype=torch.float64), "shifts": [1, 2], "name": "a"}})])
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda o: o["scale"].mul_(2),        # a tensor inside a dict
+    lambda o: o["shifts"].append(3),     # a list inside a dict
+    lambda o: o.update(name="b"),        # a plain value
+    lambda o: o.pop("name"),
+])
+def test_mutating_keyword_arguments_is_reported_and_the_case_is_unharmed(mutate):
+    ex = _kwargs_exercise()
+
+    def answer(x, options):
+        result = _scaled(x, options)
+        mutate(options)
+        return result
+
+    result = ex.check(answer)
+    assert result.status == "mutated_input", result.message
+    assert ex.check(_scaled).passed
+    assert ex.cases[0].kwargs["options"]["shifts"] == [1, 2] and ex.cases[0].kwargs["options"]["name"] == "a"
+
+
+def test_mutating_a_tuple_argument_inside_is_reported():
+    ex = Exercise("total", reference=lambda pair: pair[0] + pair[1], hints=[], solution=lambda pair: pair[0] + pair[1],
+                  cases=[Case("a pair", ((torch.ones(2), torch.ones(2)),))])
+
+    def in_place(pair):
+        pair[0].add_(1)
+        return pair[0] - 1 + pair[1]
+
+    assert ex.check(in_place).status == "mutated_input"
+
+
+def _backward(x):
+    return x * 2, x.sum(dim=0), x.mean(dim=0)
+
+
+def _tuple_exercise():
+    x = torch.arange(12.0, dtype=torch.float64).reshape(4, 3)
+    return Exercise("bn_backward", reference=_backward, cases=[Case("4 examples, 3 units", (x,))], hints=[],
+                    solution=_backward, result_names=("dx", "dgamma", "dbeta"))
+
+
+def test_tuple_results_are_checked_element_by_element():
+    ex = _tuple_exercise()
+    assert ex.check(_backward).passed
+    assert ex.check(lambda x: [x + x, x.sum(0), x.sum(0) / 4]).passed  # written another way, as a list
+    shape = ex.check(lambda x: (x * 2, x.sum(dim=1), x.mean(dim=0)))
+    assert shape.status == "wrong_shape"
+    assert shape.message.startswith("✗ bn_backward: the second element, dgamma, has shape (4,) on the case")
+    values = ex.check(lambda x: (x * 2, x.sum(dim=0), x.sum(dim=0)))
+    assert values.status == "wrong_value" and "the third element, dbeta, has wrong values" in values.message
+    dtype = ex.check(lambda x: (x.float() * 2, x.sum(dim=0), x.mean(dim=0)))
+    assert dtype.status == "wrong_dtype" and "the first element, dx, has dtype torch.float32" in dtype.message
+
+
+def test_tuple_results_of_the_wrong_kind_or_length():
+    ex = _tuple_exercise()
+    single = ex.check(lambda x: x * 2)
+    assert single.status == "wrong_type" and "return a tuple of 3 tensors (dx, dgamma, dbeta)" in single.message
+    short = ex.check(lambda x: (x * 2, x.sum(dim=0)))
+    assert short.status == "wrong_type" and "returned 2 values" in short.message
+    not_tensor = ex.check(lambda x: (x * 2, x.sum(dim=0).tolist(), x.mean(dim=0)))
+    assert not_tensor.status == "wrong_type" and "the second element, dgamma, is a list" in not_tensor.message
+
+
+def test_a_mistake_with_a_tuple_result_is_named():
+    from nbutils.exercises import Mistake
+
+    x = torch.arange(12.0, dtype=torch.float64).reshape(4, 3)
+    ex = Exercise("bn_backward", reference=_backward, cases=[Case("4 examples", (x,))], hints=[], solution=_backward,
+                  result_names=("dx", "dgamma", "dbeta"),
+                  mistakes=[Mistake(lambda x: (x * 2, x.mean(dim=0), x.mean(dim=0)), "dgamma is a sum, not a mean.")])
+    result = ex.check(lambda x: (x * 2, x.mean(dim=0), x.mean(dim=0)))
+    assert result.status == "wrong_value" and "dgamma is a sum, not a mean." in result.message

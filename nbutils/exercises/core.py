@@ -317,8 +317,8 @@ class Exercise:
                 continue
             if isinstance(value, bool) or not isinstance(value, Real) or not value > 0:
                 raise ValueError(f"{setting} must be a positive number, got {value!r}.")
-        loops = (loop_free,) if isinstance(loop_free, LoopFree) else tuple(loop_free or ())
-        if not all(isinstance(loop, LoopFree) for loop in loops):
+        loops = (loop_free,) if isinstance(loop_free, LoopFree) else loop_free or ()
+        if not isinstance(loops, (tuple, list)) or not all(isinstance(loop, LoopFree) for loop in loops):
             raise TypeError("loop_free must be a LoopFree, e.g. LoopFree(lambda n: (torch.randn(n, 3),)).")
         if result_names is not None and (not isinstance(result_names, tuple)
                                          or not all(isinstance(n, str) and n for n in result_names)):
@@ -334,7 +334,7 @@ class Exercise:
         self.near_miss = near_miss
         self.forbidden = dict(forbidden or {})
         self._forbidden = Forbidden(self.forbidden) if self.forbidden else None
-        self.loop_free = loops
+        self.loop_free = tuple(loops)
         self.memory_bound = memory_bound
         self.result_names = result_names
 
@@ -387,10 +387,14 @@ class Exercise:
             kind, got = call_with_time_limit(lambda: recording.run(answer, args, kwargs), self.time_limit,
                                              recording.on_python_call)
         except TimeLimitExceeded as stopped:
+            if recording.forbidden_call is not None:
+                return self._forbidden_call(recording)
             still = (" It is still running in the background; restart the kernel if the notebook slows down."
                      if stopped.still_running else "")
             return self._fail("timeout", f"{self.name}: no answer within {self.time_limit:g} s {where}. "
                               f"Look for a loop that never ends.{still}")
+        if recording.forbidden_call is not None:
+            return self._forbidden_call(recording)
         if kind == "value":
             return recording, got
         if isinstance(got, NotImplementedError):
@@ -403,10 +407,11 @@ class Exercise:
             return self._fail("exception", f"{self.name} called exit() {where}; return the result instead.")
         return self._fail("exception", f"{self.name} raised {_one_line(got)} {where}.")
 
+    def _forbidden_call(self, recording: Recording) -> CheckResult:
+        message = self._forbidden.message(*recording.forbidden_call).rstrip()
+        return self._fail("forbidden", f"{self.name}: {message}{'' if message[-1] in '.!?' else '.'}")
+
     def _how_it_was_computed(self, recording: Recording, args: tuple, kwargs: dict, where: str):
-        if recording.forbidden_call is not None:
-            message = self._forbidden.message(*recording.forbidden_call).rstrip()
-            return self._fail("forbidden", f"{self.name}: {message}{'' if message[-1] in '.!?' else '.'}")
         biggest_input = largest_input(args, kwargs)
         size, shape, operation = recording.largest
         if self.memory_bound is not None and biggest_input and size > self.memory_bound * biggest_input:

@@ -124,6 +124,11 @@ class Forbidden:
         return self.messages[declared].replace(declared, used).replace("{name}", used)
 
 
+class ForbiddenCall(BaseException):
+    """Raised into the learner's function when it calls a forbidden operation: the answer is refused anyway,
+    so the forbidden operation (which may be slow, e.g. torch.func's first call imports torch._dynamo) never runs."""
+
+
 def _tensors(value: Any) -> Iterator[torch.Tensor]:
     if isinstance(value, torch.Tensor):
         yield value
@@ -163,7 +168,8 @@ class Recording(TorchFunctionMode):
     ``operations`` counts the torch operations called directly (not those a
     torch function calls internally); ``largest`` is ``(elements, shape, name
     of the operation)`` of the largest tensor created; ``forbidden_call`` is
-    ``(declared, used)`` for the first forbidden operation called, or None.
+    ``(declared, used)`` for the first forbidden operation called, or None;
+    that call raises :class:`ForbiddenCall` instead of running.
     """
 
     def __init__(self, forbidden: Forbidden | None = None):
@@ -180,11 +186,15 @@ class Recording(TorchFunctionMode):
     def on_python_call(self, code: CodeType) -> None:
         if self.forbidden is not None and self.forbidden_call is None:
             self.forbidden_call = self.forbidden.match_code(code)
+            if self.forbidden_call is not None:
+                raise ForbiddenCall
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         self.operations += 1
         if self.forbidden is not None and self.forbidden_call is None:
             self.forbidden_call = self.forbidden.match_object(func)
+            if self.forbidden_call is not None:
+                raise ForbiddenCall
         result = func(*args, **(kwargs or {}))
         for tensor in _tensors(result):
             size = stored_elements(tensor)

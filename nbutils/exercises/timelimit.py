@@ -110,7 +110,9 @@ class _Worker:
 
         First every running frame of the learner gets line tracing, which raises at the next line
         no ``try`` protects. If that exception was caught after all (tracing is then off), or the
-        worker runs no Python lines, an asynchronous exception is sent repeatedly.
+        worker runs no Python lines, an asynchronous exception is sent repeatedly. Each is
+        withdrawn after 20 ms if it was not delivered: a pending one, left on a thread blocked in
+        C, stalls the next worker's tracing.
         """
         self.expired = True
         frame = sys._current_frames().get(self.thread.ident)
@@ -119,14 +121,43 @@ class _Worker:
         deadline = time.monotonic() + grace
         self.thread.join(min(0.2, grace))
         while self.thread.is_alive() and time.monotonic() < deadline:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread.ident),
-                                                       ctypes.py_object(TimeLimitExceeded))
+            self._send(TimeLimitExceeded)
             self.thread.join(0.02)
+            self._send(None)
         return not self.thread.is_alive()
 
+    def _send(self, exception: type[BaseException] | None) -> None:
+        """Raise ``exception`` in the worker thread asynchronously; None withdraws one not yet delivered."""
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(self.thread.ident),
+                                                   None if exception is None else ctypes.py_object(exception))
+        if exception is None:
+            _reset_async_signal()
 
-def _keep_stopping(worker: _Worker, seconds: float = 30.0) -> None:
-    worker.stop(seconds)
+
+class _Flush(BaseException):
+    """Sent to this thread and caught at once, to reset the interpreter's "async exception" signal."""
+
+
+def _reset_async_signal() -> None:
+    """Reset CPython's interpreter-wide async-exception signal, which withdrawing an exception leaves set.
+
+    It is cleared only when some thread receives an async exception; left set, it stalls every thread
+    that runs under a trace function (CPython 3.11). So this thread receives one and catches it.
+    """
+    try:
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), ctypes.py_object(_Flush))
+        for _ in range(1000):
+            time.sleep(0)
+    except _Flush:
+        pass
+
+
+def _keep_stopping(worker: _Worker, seconds: int = 30) -> None:
+    """Try again once a second, for an answer blocked in one long C call."""
+    for _ in range(seconds):
+        if worker.stop(0.1):
+            return
+        time.sleep(1.0)
 
 
 def call_with_time_limit(call: Callable[[], Any], seconds: float,
