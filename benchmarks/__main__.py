@@ -57,7 +57,7 @@ def run(config: Config, sections=SECTIONS, only_chapters: list[str] = (), progre
     if "chapters" in sections:
         progress(f"Chapter execution: {len(notebooks)} chapters x {config.chapter_runs} runs")
         results["chapters"], results["errors"] = measure_chapters(notebooks, config.chapter_runs, progress=progress)
-        results["chapters_total_s"] = sum(chapter["median_s"] for chapter in results["chapters"])
+        results["chapters_total_s"] = sum(chapter["cpu_s"] for chapter in results["chapters"])
     stems = {notebook.stem for notebook in notebooks}
     modules = [module for module in discover() if module.CHAPTER in stems]
     measurements = []
