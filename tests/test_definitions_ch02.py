@@ -201,12 +201,28 @@ def test_mixture_nll_of_infinite_targets_is_infinite_not_nan(ml, dtype):
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
-def test_mixture_density_network_keeps_the_dtype(ml, dtype):
+def test_mixture_nll_keeps_leading_dimensions(ml, dtype):
+    # (models, N, M) parameters and (models, N) targets: one mean NLL per model.
+    logit_mix, mu = randn(17, 3, 6, 2, dtype=dtype), randn(18, 3, 6, 2, dtype=dtype)
+    log_scale, t = randn(19, 3, 6, 2, dtype=dtype, scale=0.3), randn(20, 3, 6, dtype=dtype)
+    mixture = torch.distributions.MixtureSameFamily(torch.distributions.Categorical(logits=logit_mix),
+                                                    torch.distributions.Normal(mu, torch.exp(log_scale)))
+    assert_matches(ml.mixture_nll(logit_mix, mu, log_scale, t), -mixture.log_prob(t).mean(dim=-1),
+                   f"mixture_nll with a leading dimension, {dtype}", floor=1.0)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_networks_keep_the_dtype_and_models_are_independent(ml, dtype):
     torch.manual_seed(0)
-    network = ml.MixtureDensityNetwork(n_components=4, hidden=8).to(dtype)
-    x = randn(15, 5, dtype=dtype)
+    network = ml.MixtureDensityNetwork(n_components=4, hidden=8, n_models=2).to(dtype)
+    x = randn(15, 2, 5, dtype=dtype)
     outputs = network(x)
-    assert [tuple(o.shape) for o in outputs] == [(5, 4)] * 3
+    assert [tuple(o.shape) for o in outputs] == [(2, 5, 4)] * 3
     assert all(o.dtype == dtype for o in outputs)
-    loss = ml.mixture_nll(*outputs, randn(16, 5, dtype=dtype))
-    assert loss.dtype == dtype and torch.isfinite(loss)
+    loss = ml.mixture_nll(*outputs, randn(16, 2, 5, dtype=dtype))
+    assert loss.dtype == dtype and loss.shape == (2,) and torch.isfinite(loss).all()
+    # The second model's loss does not depend on the first model's parameters.
+    loss[1].backward()
+    assert all(p.grad[0].abs().max() == 0 and p.grad[1].abs().max() > 0 for p in network.parameters())
+    single = ml.TanhNetwork(n_outputs=1, hidden=8).to(dtype)
+    assert tuple(single(randn(21, 7, dtype=dtype)).shape) == (1, 7, 1)
