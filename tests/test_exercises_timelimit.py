@@ -19,17 +19,20 @@ from nbutils.exercises import Case, Exercise
 ex = Exercise("double", reference=lambda x: 2 * x, cases=[Case("three numbers", (torch.ones(3),))], hints=[],
               solution=lambda x: 2 * x, time_limit={limit})
 
-{answer}
+{answers}
 
-start = time.monotonic()
+for name, answer in list(globals().items()):
+    if not name.startswith("answer_"):
+        continue
+    start = time.monotonic()
 {call}
-print("elapsed", time.monotonic() - start)
-print("status", result.status)
-print("message", result.message)
-print("usable", ex.check(lambda x: 2 * x).passed)
-time.sleep(0.5)
-print("threads", threading.active_count())
-sys.stdout.flush()
+    print(name, "elapsed", time.monotonic() - start)
+    print(name, "status", result.status)
+    print(name, "message", result.message)
+    print(name, "usable", ex.check(lambda x: 2 * x).passed)
+    time.sleep(0.5)
+    print(name, "threads", threading.active_count())
+    sys.stdout.flush()
 os._exit(0)
 """
 
@@ -76,7 +79,7 @@ def answer(x):
     time.sleep(30)
 """
 
-IN_MAIN_THREAD = "result = ex.check(answer)"
+IN_MAIN_THREAD = "result = ex.check(answer)\n"
 IN_ANOTHER_THREAD = """
 box = []
 worker = threading.Thread(target=lambda: box.append(ex.check(answer)))
@@ -92,32 +95,41 @@ for name in ("setitimer", "getitimer", "alarm", "SIGALRM", "ITIMER_REAL"):
 """
 
 
-def run_program(answer: str, call: str = IN_MAIN_THREAD, setup: str = "") -> dict[str, str]:
-    program = PROGRAM.format(setup=setup, limit=LIMIT, answer=textwrap.dedent(answer), call=textwrap.dedent(call))
-    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, cwd=ROOT)
+def run_program(answers: dict[str, str], call: str = IN_MAIN_THREAD, setup: str = "") -> dict[str, dict[str, str]]:
+    """Check each answer (name -> source defining ``answer``) in one fresh interpreter; what each printed."""
+    sources = "\n".join(textwrap.dedent(source).replace("def answer(", f"def answer_{name}(")
+                        for name, source in answers.items())
+    program = PROGRAM.format(setup=setup, limit=LIMIT, answers=sources,
+                             call=textwrap.indent(textwrap.dedent(call), "    "))
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=120, cwd=ROOT)
     assert done.returncode == 0, done.stderr[-3000:]
-    return dict(line.split(" ", 1) for line in done.stdout.splitlines() if " " in line)
+    out: dict[str, dict[str, str]] = {}
+    for line in done.stdout.splitlines():
+        name, key, value = line.split(" ", 2)
+        out.setdefault(name.removeprefix("answer_"), {})[key] = value
+    assert set(out) == set(answers), done.stdout
+    return out
 
 
-@pytest.mark.parametrize("answer", [BARE_EXCEPT_SLEEP, BARE_EXCEPT_PURE_PYTHON, SWALLOWS_BASE_EXCEPTION_IN_A_HELPER,
-                                    LOOP], ids=["bare except around sleep", "bare except around a Python loop",
-                                                "except BaseException in a helper", "while True: pass"])
+HANGS = {"bare_except_around_sleep": BARE_EXCEPT_SLEEP, "bare_except_around_a_python_loop": BARE_EXCEPT_PURE_PYTHON,
+         "except_base_exception_in_a_helper": SWALLOWS_BASE_EXCEPTION_IN_A_HELPER, "while_true_pass": LOOP}
+
+
 @pytest.mark.parametrize("call, setup", [(IN_MAIN_THREAD, ""), (IN_ANOTHER_THREAD, ""),
                                          (IN_MAIN_THREAD, WITHOUT_SETITIMER)],
                          ids=["main thread", "another thread", "no signal.setitimer"])
-def test_an_answer_that_never_returns_is_stopped_in_time(answer, call, setup):
-    out = run_program(answer, call, setup)
-    assert out["status"] == "timeout"
-    assert out["message"] == (f"✗ double: no answer within {LIMIT:g} s on the case 'three numbers'. "
-                              "Look for a loop that never ends.")
-    assert float(out["elapsed"]) < LIMIT + SLACK
-    assert out["usable"] == "True"  # the kernel still checks the next answer
-    expected_threads = "2" if call == IN_ANOTHER_THREAD else "1"  # the finished worker of the test itself is gone
-    assert out["threads"] in {"1", expected_threads}, "the runaway answer is still running"
+def test_an_answer_that_never_returns_is_stopped_in_time(call, setup):
+    for name, out in run_program(HANGS, call, setup).items():
+        assert out["status"] == "timeout", name
+        assert out["message"] == (f"✗ double: no answer within {LIMIT:g} s on the case 'three numbers'. "
+                                  "Look for a loop that never ends."), name
+        assert float(out["elapsed"]) < LIMIT + SLACK, name
+        assert out["usable"] == "True", name  # the kernel still checks the next answer
+        assert out["threads"] == "1", f"{name}: the runaway answer is still running"
 
 
 def test_an_answer_stuck_in_one_long_call_still_gets_its_message_in_time():
-    out = run_program(ONE_LONG_C_CALL)
+    out = run_program({"long_call": ONE_LONG_C_CALL})["long_call"]
     assert out["status"] == "timeout" and float(out["elapsed"]) < LIMIT + SLACK
     assert out["message"].startswith(f"✗ double: no answer within {LIMIT:g} s on the case 'three numbers'.")
     assert "still running in the background" in out["message"]
@@ -125,5 +137,5 @@ def test_an_answer_stuck_in_one_long_call_still_gets_its_message_in_time():
 
 
 def test_a_slow_but_finite_answer_within_the_limit_passes():
-    out = run_program("def answer(x):\n    time.sleep(0.1)\n    return 2 * x\n")
+    out = run_program({"slow": "def answer(x):\n    time.sleep(0.1)\n    return 2 * x\n"})["slow"]
     assert out["status"] == "passed" and out["threads"] == "1"
