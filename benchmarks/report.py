@@ -83,9 +83,10 @@ def ratios_section(results: dict) -> str | None:
              ms(r["ours_s"]) if "ratio" in r else "", ms(r["reference_s"]) if "ratio" in r else "",
              f"**{r['ratio']:.2f}**" if "ratio" in r else "", ratio_status(r)] for r in results["ratios"]]
     parts = [f"Timed with `torch.utils.benchmark` (`blocked_autorange`, {config['threads']} torch and BLAS "
-             f"thread(s)), {config['rounds']} measurement(s) of each side in alternating order; the ratio is "
-             "the median of the per-measurement ratios. Both sides are first checked to agree (largest "
-             "difference relative to the largest reference value).",
+             f"thread(s)), {config['rounds']} measurement(s) of each side in alternating order; each time is the "
+             "fastest block of calls, the one least disturbed by other processes, and the ratio is ours over "
+             "PyTorch's. Both sides are first checked to agree (largest difference relative to the largest "
+             "reference value).",
              table(["ch.", "implementation", "largest input", "ours (ms)", "PyTorch (ms)", "ours / PyTorch",
                     "goal"], rows)]
     if results.get("without_cases"):
@@ -108,7 +109,7 @@ def scaling_section(results: dict) -> str | None:
             rows.append([case["chapter"].split("_")[0], case["name"], s["label"],
                          f"{case['variable']} = {case['sizes'][0]} … {case['sizes'][-1]}", f"**{s['slope']:.2f}**",
                          f"{s['expected_slope']:g}", ms(s["seconds"][-1])])
-    return "\n\n".join(["The fastest measurement at each size (the least disturbed by other processes); the slope "
+    return "\n\n".join(["The fastest block of calls at each size (the least disturbed by other processes); the slope "
                         "is fitted to log(time) against log(size).",
                         table(["ch.", "case", "function", "sizes", "fitted slope", "expected slope",
                                "ms at the largest size"], rows)] + (["\n".join(notes)] if notes else []))
