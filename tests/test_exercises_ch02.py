@@ -1,60 +1,118 @@
-"""Checkers of the maximum-likelihood chapter: the model solution passes, typical mistakes fail."""
+"""Checkers of the maximum-likelihood chapter: the model solution passes, typical mistakes fail with their message."""
 import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
-from nbutils.exercises.ch02_maximum_likelihood import ex_bce_with_logits, ex_gaussian_nll
-
-
-def test_bce_with_logits_model_solution_passes():
-    assert ex_bce_with_logits.check(ex_bce_with_logits.model_solution).passed
+from nbutils.exercises.ch02_maximum_likelihood import ex_gaussian_nll, ex_se_softmax_grad
 
 
-def test_bce_with_logits_typical_mistakes():
+# ----------------------------------------------------------------------------- se_softmax_grad
+
+def test_se_softmax_grad_model_solution_passes():
+    assert ex_se_softmax_grad.check(ex_se_softmax_grad.model_solution).passed
+
+
+def test_se_softmax_grad_stub_is_not_attempted():
+    def se_softmax_grad(z, t):
+        ...  # your code here
+
+    assert ex_se_softmax_grad.check(se_softmax_grad).status == "not_attempted"
+
+
+def test_se_softmax_grad_names_the_cross_entropy_gradient():
+    result = ex_se_softmax_grad.check(lambda z, t: (torch.softmax(z, dim=-1) - t) / z.shape[0])
+    assert result.status == "wrong_value" and "gradient of the cross-entropy" in result.message
+
+
+def test_se_softmax_grad_names_the_forgotten_mean():
+    def no_mean(z, t):
+        y = torch.softmax(z, dim=-1)
+        r = y - t
+        return y * (r - (y * r).sum(dim=-1, keepdim=True))
+
+    result = ex_se_softmax_grad.check(no_mean)
+    assert result.status == "wrong_value" and "N times too large" in result.message
+
+
+def test_se_softmax_grad_names_the_diagonal_only_jacobian():
+    def diagonal_only(z, t):
+        y = torch.softmax(z, dim=-1)
+        return y * (1 - y) * (y - t) / z.shape[0]
+
+    result = ex_se_softmax_grad.check(diagonal_only)
+    assert result.status == "wrong_value" and "only the diagonal" in result.message
+
+
+def test_se_softmax_grad_naive_exp_overflows_at_large_logits():
     def naive(z, t):
-        p = torch.sigmoid(z)
-        return (-t * torch.log(p) - (1 - t) * torch.log(1 - p)).mean()
+        e = torch.exp(z)
+        y = e / e.sum(dim=-1, keepdim=True)
+        r = y - t
+        return y * (r - (y * r).sum(dim=-1, keepdim=True)) / z.shape[0]
 
-    result = ex_bce_with_logits.check(naive)
-    assert result.status == "nonfinite" and "±800" in result.message
-    summed = ex_bce_with_logits.check(lambda z, t: per_entry(z, t).sum())
-    assert summed.status == "wrong_value" and "you summed the losses" in summed.message
-    unreduced = ex_bce_with_logits.check(per_entry)
-    assert unreduced.status == "wrong_shape" and "a reduction is missing" in unreduced.message
-    negated = ex_bce_with_logits.check(lambda z, t: -per_entry(z, t).mean())
-    assert "the sign is flipped" in negated.message
-    swapped = ex_bce_with_logits.check(lambda z, t: per_entry(z, 1 - t).mean())
-    assert "t and 1 - t are swapped" in swapped.message
-    no_max = ex_bce_with_logits.check(lambda z, t: (-z * t + torch.log1p(torch.exp(-z.abs()))).mean())
-    assert "max(z, 0) is missing" in no_max.message
-    # the sign slip: sigmoid(z) = 1 / (1 + exp(z)); no named mistake, but wrong values
-    assert ex_bce_with_logits.check(lambda z, t: per_entry(-z, t).mean()).status == "wrong_value"
+    result = ex_se_softmax_grad.check(naive)
+    assert result.status == "nonfinite" and "±1000" in result.message
 
 
-def per_entry(z, t):
-    return z.clamp(min=0) - z * t + torch.log1p(torch.exp(-z.abs()))
+def test_se_softmax_grad_refuses_the_explicit_jacobian():
+    def explicit_jacobian(z, t):
+        y = torch.softmax(z, dim=-1)
+        jacobian = torch.diag_embed(y) - y[..., :, None] * y[..., None, :]
+        return (jacobian @ (y - t)[..., None]).squeeze(-1) / z.shape[0]
+
+    result = ex_se_softmax_grad.check(explicit_jacobian)
+    assert result.status == "memory" and "diag_embed" in result.message
 
 
-def test_bce_with_logits_keeps_the_input_dtype():
-    result = ex_bce_with_logits.check(lambda z, t: per_entry(z.double(), t.double()).mean())
-    assert result.status == "wrong_dtype" and "'float32 input'" in result.message
-    assert "expected torch.float32" in result.message
+def test_se_softmax_grad_refuses_a_loop_over_the_batch():
+    def looped(z, t):
+        rows = []
+        for z_n, t_n in zip(z, t, strict=True):
+            y = torch.softmax(z_n, dim=-1)
+            r = y - t_n
+            rows.append(y * (r - (y * r).sum()))
+        return torch.stack(rows) / z.shape[0]
+
+    result = ex_se_softmax_grad.check(looped)
+    assert result.status == "python_loop" and "loop" in result.message
 
 
-def test_bce_with_logits_written_another_way_still_passes():
-    def with_logsigmoid(z, t):
-        return -(t * F.logsigmoid(z) + (1 - t) * F.logsigmoid(-z)).mean()
+def test_se_softmax_grad_refuses_autograd():
+    def by_autograd(z, t):
+        leaf = z.detach().clone().requires_grad_(True)
+        cost = 0.5 * ((torch.softmax(leaf, dim=-1) - t) ** 2).sum(dim=-1).mean()
+        return torch.autograd.grad(cost, leaf)[0]
 
-    assert ex_bce_with_logits.check(with_logsigmoid).passed
+    result = ex_se_softmax_grad.check(by_autograd)
+    assert result.status == "forbidden" and "torch.autograd.grad" in result.message
 
 
-def test_bce_with_logits_built_in_is_refused():
-    result = ex_bce_with_logits.check(lambda z, t: torch.nn.BCEWithLogitsLoss()(z, t))
-    assert result.status == "forbidden"
-    assert "calls torch.nn.functional.binary_cross_entropy_with_logits, the built-in" in result.message
+def test_se_softmax_grad_keeps_float32():
+    result = ex_se_softmax_grad.check(lambda z, t: ex_se_softmax_grad.model_solution(z.double(), t.double()))
+    assert result.status == "wrong_dtype"
 
+
+def test_se_softmax_grad_names_the_flipped_sign():
+    def flipped(z, t):
+        y = torch.softmax(z, dim=-1)
+        r = t - y
+        return y * (r - (y * r).sum(dim=-1, keepdim=True)) / z.shape[0]
+
+    result = ex_se_softmax_grad.check(flipped)
+    assert result.status == "wrong_value" and "sign is flipped" in result.message
+
+
+def test_se_softmax_grad_written_another_way_still_passes():
+    def einsum_form(z, t):
+        y = torch.softmax(z, dim=-1)
+        r = y - t
+        return (y * r - y * torch.einsum("nk,nk->n", y, r)[:, None]) / len(z)
+
+    assert ex_se_softmax_grad.check(einsum_form).passed
+
+
+# ----------------------------------------------------------------------------- gaussian_nll
 
 def test_gaussian_nll_model_solution_passes():
     assert ex_gaussian_nll.check(ex_gaussian_nll.model_solution).passed
