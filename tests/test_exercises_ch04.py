@@ -6,19 +6,21 @@ import torch.nn.functional as F
 from nbutils.exercises.ch04_backprop_jacobians import ex_normalize_vjp, ex_numerical_jacobian, ex_softmax_vjp
 
 
-def _finite_difference_jacobian(f, x, h, central=True, transpose=False):
-    steps = h * torch.eye(x.numel(), dtype=x.dtype)
+def _finite_difference_jacobian(f, x, h, central=True, transpose=False, scaled=False):
+    """Difference quotients with the step h, or h * max(1, |x_j|) for coordinate j when scaled."""
+    sizes = x.abs().clamp(min=1.0) if scaled else torch.ones_like(x)
+    steps = torch.diag(h * sizes)
     if central:
-        columns = [(f(x + step) - f(x - step)) / (2 * h) for step in steps]
+        columns = [(f(x + step) - f(x - step)) / (2 * step.sum()) for step in steps]
     else:
-        columns = [(f(x + step) - f(x)) / h for step in steps]
+        columns = [(f(x + step) - f(x)) / step.sum() for step in steps]
     jacobian = torch.stack(columns, dim=1)
     return jacobian.T if transpose else jacobian
 
 
 def test_numerical_jacobian_model_solution_passes():
     result = ex_numerical_jacobian.check(ex_numerical_jacobian.model_solution)
-    assert result.passed and result.message == "✓ numerical_jacobian: all 4 test cases pass."
+    assert result.passed and result.message == "✓ numerical_jacobian: all 5 test cases pass."
 
 
 def test_numerical_jacobian_transposed_is_named():
@@ -54,8 +56,16 @@ def test_numerical_jacobian_inaccurate_steps_are_named():
         assert forward.status == "inaccurate" and "central differences" in forward.message
     tiny_step = ex_numerical_jacobian.check(lambda f, x: _finite_difference_jacobian(f, x, 1e-10))
     assert tiny_step.status == "inaccurate" and "round-off" in tiny_step.message
-    for h in (1e-6, 1e-5, 1e-4):  # central differences with a sensible step pass
-        assert ex_numerical_jacobian.check(lambda f, x, h=h: _finite_difference_jacobian(f, x, h)).passed
+    for h in (1e-6, 1e-5, 1e-4):  # central differences with a sensible step, scaled like x_j, pass
+        assert ex_numerical_jacobian.check(lambda f, x, h=h: _finite_difference_jacobian(f, x, h, scaled=True)).passed
+
+
+def test_numerical_jacobian_step_that_ignores_the_size_of_x_is_named():
+    """At x = (2e4, 5e4) a fixed step is tiny next to x_j: the text asks for h = eps^(1/3) max(1, |x_j|)."""
+    for h in (1e-6, 1e-5, 1e-4):
+        result = ex_numerical_jacobian.check(lambda f, x, h=h: _finite_difference_jacobian(f, x, h))
+        assert result.status == "inaccurate" and "(20000, 50000)" in result.message
+        assert "max(1, |x_j|)" in result.message
 
 
 def test_numerical_jacobian_far_off_and_float32_fail():

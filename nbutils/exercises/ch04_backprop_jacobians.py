@@ -53,11 +53,20 @@ def _wide_range(x: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.exp(x[0]), x[0] * x[1], x[1] ** 3])
 
 
+def _large_inputs(x: torch.Tensor) -> torch.Tensor:
+    """R^2 -> R^2 at inputs of size 1e4, where a step that ignores the size of x_j drowns in round-off."""
+    return torch.stack([torch.exp(x[0] / 1e4), torch.log(x[1]) + x[0] / x[1]])
+
+
 def _numerical_jacobian_solution(f, x: torch.Tensor) -> torch.Tensor:
-    """Central differences, one column per input coordinate: J[:, j] = (f(x + h e_j) - f(x - h e_j)) / (2 h)."""
-    h = 6e-6 * max(1.0, float(x.abs().max()))  # about eps ** (1/3), scaled like x
-    steps = h * torch.eye(x.numel(), dtype=x.dtype)
-    columns = [(f(x + step) - f(x - step)) / (2 * h) for step in steps]
+    """Central differences, one column per input coordinate: J[:, j] = (f(x + h_j e_j) - f(x - h_j e_j)) / (2 h_j)."""
+    eps = torch.finfo(x.dtype).eps
+    columns = []
+    for j in range(x.numel()):
+        h = eps ** (1 / 3) * max(1.0, abs(float(x[j])))  # the step grows with the coordinate it perturbs
+        step = torch.zeros_like(x)
+        step[j] = h
+        columns.append((f(x + step) - f(x - step)) / (2 * h))
     return torch.stack(columns, dim=1)
 
 
@@ -69,13 +78,16 @@ ex_numerical_jacobian = Exercise(
         Case("f: R^4 -> R^4 with a non-symmetric Jacobian", (_square_layer, _randn(4))),
         Case("f: R^5 -> R^1", (_scalar_as_vector, _randn(5))),
         Case("f: R^2 -> R^3 at x = (3, 10)", (_wide_range, torch.tensor([3.0, 10.0], dtype=torch.float64))),
+        Case("f: R^2 -> R^2 at x = (20000, 50000)",
+             (_large_inputs, torch.tensor([2e4, 5e4], dtype=torch.float64))),
     ],
     hints=[
         "Column j of the Jacobian is the derivative of the whole output vector f(x) along the input coordinate "
         "x_j. Perturb one coordinate at a time by ±h and divide the change in f by 2h.",
         "Build the perturbations as the rows of h * torch.eye(n), collect the n difference quotients (each of "
         "length m) and torch.stack them with dim=1, so that the result has shape (m, n). Central differences "
-        "with a step h near 1e-5 (the cube root of float64's machine epsilon) balance truncation and round-off.",
+        "with a step h_j = eps ** (1/3) * max(1, |x_j|), about 6e-6 * max(1, |x_j|) in float64, balance "
+        "truncation and round-off.",
     ],
     solution=_numerical_jacobian_solution,
     rtol=1e-8,
@@ -86,8 +98,9 @@ ex_numerical_jacobian = Exercise(
                 "one column per input, so the shape is (len(f(x)), len(x)).", status="transposed"),
     ],
     near_miss=(1e-3, "Use central differences (f(x + h) - f(x - h)) / (2 h), whose error falls like h^2, with a "
-                     "step h around 1e-5: forward differences cannot get this close, and much smaller steps drown "
-                     "in round-off."),
+                     "step h = eps ** (1/3) * max(1, |x_j|) (about 6e-6 * max(1, |x_j|)) for coordinate j: "
+                     "forward differences cannot get this close, and a step that is small next to x_j drowns in "
+                     "round-off."),
 )
 
 
