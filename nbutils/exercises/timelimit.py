@@ -89,7 +89,8 @@ class _Worker:
         return self.on_line if self.expired else None
 
     def on_line(self, frame: FrameType, event: str, arg: Any):
-        callers = self._learner_frames(frame)
+        """Once time is up, raise at a line of the learner's that no try of the learner's protects."""
+        callers = self._learner_frames(frame)  # its first item is ``frame`` unless this is our own code
         if event == "line" and self.expired and next(callers, None) is frame and not _protected(frame) \
                 and not any(_protected(caller) for caller in callers):
             raise TimeLimitExceeded
@@ -144,10 +145,12 @@ def _reset_async_signal() -> None:
     It is cleared only when some thread receives an async exception; left set, it stalls every thread
     that runs under a trace function (CPython 3.11). So this thread receives one and catches it.
     """
+    me = ctypes.c_ulong(threading.get_ident())
     try:
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(threading.get_ident()), ctypes.py_object(_Flush))
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(me, ctypes.py_object(_Flush))
         for _ in range(1000):
             time.sleep(0)
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(me, None)  # not delivered (other Python versions): withdrawn
     except _Flush:
         pass
 
