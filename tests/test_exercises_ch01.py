@@ -39,7 +39,7 @@ def test_logistic_hessian_typical_mistakes():
         return (X * (y * (1 - y)).unsqueeze(1)) @ X.T / X.shape[0]
 
     result = ex_logistic_hessian.check(outer_on_the_wrong_side)
-    assert result.status == "wrong_shape" and "it is D x D" in result.message
+    assert result.status == "wrong_shape" and "it is (D + 1) x (D + 1)" in result.message
 
     def flipped(X, w):
         y = scale(X, w)

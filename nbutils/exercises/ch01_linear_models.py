@@ -88,7 +88,7 @@ ex_logistic_hessian = Exercise(
                 "dy/dz is not y."),
         Mistake(lambda X, w: (X * _sigmoid_weights(X, w).unsqueeze(1)) @ X.T / X.shape[0],
                 "the result is N x N: you multiplied X S X^T. The Hessian with respect to w has one row "
-                "and one column per weight, so it is D x D: X^T S X."),
+                "and one column per weight, so it is (D + 1) x (D + 1): X^T S X."),
         Mistake(lambda X, w: -_logistic_hessian_reference(X, w),
                 "the sign is flipped. The cross-entropy cost is convex, so its Hessian has no negative "
                 "eigenvalue; check the sign of the derivative of the sigmoid."),
@@ -140,7 +140,7 @@ ex_newton_step = Exercise(
     ],
     hints=[
         "Newton's method jumps to the minimum of the quadratic that matches J's value, gradient and Hessian "
-        "at w. That minimum is w - H^{-1} grad J, with the gradient (lin-logistic-grad) and the Hessian of "
+        "at w. That minimum is w - H^{-1} grad J, with the gradient (1/N) X^T (y - t) and the Hessian of "
         "the previous exercise.",
         "Compute s with torch.linalg.solve(H, gradient) rather than torch.linalg.inv(H) @ gradient, and "
         "return w - s (the new weights, not the step).",
