@@ -193,7 +193,10 @@ def _lsuv_case(n: int, width: int, depth: int, scale: float, dtype=torch.float64
 
 
 def _lsuv_batch(n: int) -> tuple:
-    return _lsuv_case(n, 8, 3, 1.0)
+    """A batch of n examples for the loop check; deterministic in n, as LoopFree requires."""
+    gen = torch.Generator().manual_seed(n)
+    X = torch.randn(n, 8, generator=gen, dtype=torch.float64)
+    return X, torch.randn(3, 8, 8, generator=gen, dtype=torch.float64) / 8 ** 0.5
 
 
 ex_lsuv = Exercise(
