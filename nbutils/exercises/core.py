@@ -13,12 +13,12 @@ operations it must not call (``forbidden``), no Python loop over a dimension
 (``loop_free``), and no intermediate tensor much larger than its input
 (``memory_bound``). The learner's function runs under a time limit that no
 answer can defeat (:mod:`.timelimit`) while :mod:`.recording` watches the
-torch operations it calls.
+torch operations it calls; :mod:`.answers` copies the arguments and puts a
+wrong result into words.
 """
 from __future__ import annotations
 
 import ast
-import copy
 import dis
 import inspect
 import math
@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from nbutils.exercises.answers import clone, describe, element_name, same, shape_advice, why_this_type
 from nbutils.exercises.recording import Forbidden, Recording, largest_input
 from nbutils.exercises.timelimit import TimeLimitExceeded, call_with_time_limit
 from nbutils.verify import rel_error
@@ -38,7 +39,6 @@ from nbutils.verify import rel_error
 NOT_ATTEMPTED = "not_attempted"
 TEXT_WIDTH = 80  # the notebook's text column: CheckResult text wraps here
 _NO_ANSWER = object()
-_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
 
 
 def _wrap(text: str) -> str:
@@ -121,43 +121,6 @@ class CheckResult:
         return self.passed
 
 
-# -- arguments: copies that a learner cannot corrupt, and the test that they did not -----------
-
-def _clone(value):
-    """A deep copy: tensors and arrays copied, containers rebuilt, anything else deep-copied."""
-    if isinstance(value, torch.Tensor):
-        return value.detach().clone()
-    if isinstance(value, np.ndarray):
-        return value.copy()
-    if isinstance(value, (list, tuple)) and type(value) in (list, tuple):
-        return type(value)(_clone(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _clone(v) for k, v in value.items()}
-    try:
-        return copy.deepcopy(value)
-    except Exception:  # something that cannot be copied (a module, a generator) is passed as is
-        return value
-
-
-def _same(a, b) -> bool:
-    """True when ``b`` still equals ``a`` (the stored case): same type, shape and values, NaN equal to NaN."""
-    if isinstance(a, torch.Tensor):
-        return isinstance(b, torch.Tensor) and a.shape == b.shape and a.dtype == b.dtype and bool(
-            torch.equal(a, b) or (a.dtype.is_floating_point and torch.allclose(a, b, rtol=0, atol=0, equal_nan=True)))
-    if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
-    if isinstance(a, (list, tuple)):
-        return type(a) is type(b) and len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if a is b:
-        return True
-    try:
-        return bool(a == b) or (isinstance(a, float) and math.isnan(a) and isinstance(b, float) and math.isnan(b))
-    except Exception:  # values that cannot be compared are taken as unchanged
-        return True
-
-
 def _empty_function():
     pass
 
@@ -210,61 +173,6 @@ def _one_line(exc: BaseException, limit: int = 200) -> str:
 
 
 
-# -- describing what the learner returned -------------------------------------------------------
-
-def _article(noun: str) -> str:
-    return f"an {noun}" if noun[:1].lower() in "aeiou" else f"a {noun}"
-
-
-def _describe(value) -> str:
-    """What a value is, in words: "a torch.Tensor", "an int", "a torch.return_types.max", "None"."""
-    if value is None:
-        return "None"
-    if isinstance(value, torch.Tensor):
-        return "a torch.Tensor"
-    if isinstance(value, np.ndarray):
-        return "a NumPy array"
-    kind = type(value)
-    if kind.__module__ == "torch.return_types":
-        return f"a torch.return_types.{kind.__name__}"
-    names = {str: "string", bool: "bool (True or False)"}
-    return _article(names.get(kind, kind.__name__))
-
-
-def _why_this_type(value) -> str:
-    """A sentence for the usual reason a function returns ``value`` instead of a tensor."""
-    if type(value).__module__ == "torch.return_types" and hasattr(value, "values"):
-        return " It holds values and indices: take its .values."
-    if inspect.isgenerator(value):
-        return " Is there a `yield` where `return` was meant?"
-    return ""
-
-
-def _shape_advice(got: tuple[int, ...], expected: tuple[int, ...]) -> str:
-    """Why a result may have the wrong shape: transposed, flattened, an extra or a reduced dimension."""
-    n_got, n_expected = math.prod(got), math.prod(expected)
-    if n_got == 0 and n_expected:
-        return "The result is empty."
-    if n_got == n_expected:
-        if len(got) == len(expected) and sorted(got) == sorted(expected):
-            return "It has the right dimensions in another order: is it transposed?"
-        if len(got) < len(expected):
-            return "It has the right number of entries in fewer dimensions: it looks flattened."
-        if [d for d in got if d != 1] == [d for d in expected if d != 1]:
-            return "It has an extra dimension of size 1: check keepdim and unsqueeze."
-        return "It has the right number of entries, arranged differently: check the reshape."
-    if n_got < n_expected:
-        return ("It has fewer entries than expected: a dimension that should stay was reduced or indexed "
-                "away. Check the dimension you reduce over and whether you keep it (keepdim=True).")
-    return ("It has more entries than expected: a reduction is missing (a sum or mean), or broadcasting "
-            "made it bigger.")
-
-
-def _element(index: int, names: tuple[str, ...] | None) -> str:
-    ordinal = _ORDINALS[index] if index < len(_ORDINALS) else f"element {index + 1}"
-    return f"the {ordinal} element, {names[index]}," if names and index < len(names) else f"the {ordinal} element"
-
-
 class Exercise:
     """A self-checking code exercise.
 
@@ -307,7 +215,7 @@ class Exercise:
             raise TypeError(f"name must be the function name the learner writes, got {name!r}.")
         for role, function in (("reference", reference), ("solution", solution)):
             if not callable(function):
-                raise TypeError(f"{role} must be a function, got {_describe(function)}.")
+                raise TypeError(f"{role} must be a function, got {describe(function)}.")
         if not cases:
             raise ValueError("an exercise needs at least one test case.")
         if not all(isinstance(case, Case) for case in cases):
@@ -348,7 +256,7 @@ class Exercise:
             return self._fail(NOT_ATTEMPTED, f"{self.name}: not attempted yet. Replace the `...` in "
                               f"`{self.name}` with your code, run that cell, then run this one again.")
         if not callable(answer):
-            return self._fail("wrong_type", f"{self.name}: expected a function, got {_describe(answer)}. "
+            return self._fail("wrong_type", f"{self.name}: expected a function, got {describe(answer)}. "
                               f"Pass the function itself: check({self.name}), not check({self.name}(...)).")
         for passed, case in enumerate(self.cases):
             problem = self._check_case(answer, case, passed)
@@ -423,8 +331,8 @@ class Exercise:
 
     def _check_case(self, answer: Callable, case: Case, passed: int) -> CheckResult | None:
         where = f"on the case '{case.name}'"
-        expected = self.reference(*_clone(case.args), **_clone(case.kwargs))
-        args, kwargs = _clone(case.args), _clone(case.kwargs)
+        expected = self.reference(*clone(case.args), **clone(case.kwargs))
+        args, kwargs = clone(case.args), clone(case.kwargs)
         outcome = self._run(answer, args, kwargs, where, passed)
         if isinstance(outcome, CheckResult):
             return outcome
@@ -432,7 +340,7 @@ class Exercise:
         problem = self._how_it_was_computed(recording, args, kwargs, where)
         if problem is not None:
             return problem
-        if not (_same(case.args, args) and _same(case.kwargs, kwargs)):
+        if not (same(case.args, args) and same(case.kwargs, kwargs)):
             return self._fail("mutated_input", f"{self.name} changed its input {where}. Compute a new tensor "
                               "instead of modifying the argument in place (avoid `x -= ...`, `x[...] = ...`).")
         if got is None and expected is not None:
@@ -445,7 +353,7 @@ class Exercise:
             args = loop.make_args(n)
             args = args if isinstance(args, tuple) else (args,)
             where = f"at size {n} of {loop.what}"
-            outcome = self._run(answer, _clone(args), {}, where, passed=len(self.cases))
+            outcome = self._run(answer, clone(args), {}, where, passed=len(self.cases))
             if isinstance(outcome, CheckResult):
                 return outcome
             problem = self._how_it_was_computed(outcome[0], args, {}, where)
@@ -473,13 +381,13 @@ class Exercise:
     def _compare_tuple(self, got, expected: tuple, where: str, case: Case) -> CheckResult | None:
         names = f" ({', '.join(self.result_names)})" if self.result_names else ""
         if not isinstance(got, (tuple, list)) or type(got).__module__ == "torch.return_types":
-            return self._fail("wrong_type", f"{self.name} returned {_describe(got)} {where}; return a tuple of "
+            return self._fail("wrong_type", f"{self.name} returned {describe(got)} {where}; return a tuple of "
                               f"{len(expected)} tensors{names}.")
         if len(got) != len(expected):
             return self._fail("wrong_type", f"{self.name} returned {len(got)} values {where}; expected "
                               f"{len(expected)}{names}.")
         for index, (one_got, one_expected) in enumerate(zip(got, expected, strict=True)):
-            problem = self._compare_values(one_got, one_expected, where, case, _element(index, self.result_names))
+            problem = self._compare_values(one_got, one_expected, where, case, element_name(index, self.result_names))
             if problem is not None:
                 return problem
         return None
@@ -493,7 +401,7 @@ class Exercise:
     def _name_the_mistake(self, got, expected, where: str, case: Case) -> CheckResult | None:
         for mistake in self.mistakes:
             try:
-                wrong = mistake.answer(*_clone(case.args), **_clone(case.kwargs))
+                wrong = mistake.answer(*clone(case.args), **clone(case.kwargs))
             except Exception:  # a mistake that cannot be made on this case
                 continue
             if self._agrees(got, wrong):
@@ -514,14 +422,14 @@ class Exercise:
         has = f"{self.name}: {element} has" if element else f"{self.name} returned"
         if isinstance(expected, torch.Tensor):
             if not isinstance(got, torch.Tensor):
-                return self._fail("wrong_type", f"{returned} {_describe(got)} {where}; return a torch.Tensor."
-                                  + _why_this_type(got))
+                return self._fail("wrong_type", f"{returned} {describe(got)} {where}; return a torch.Tensor."
+                                  + why_this_type(got))
             if got.device.type != "cpu" or got.layout != torch.strided:
                 return self._fail("wrong_type", f"{returned} a {got.layout} tensor on the {got.device.type} "
                                   f"device {where}; return an ordinary tensor on the CPU.")
             if got.shape != expected.shape:
                 return self._fail("wrong_shape", f"{has} shape {tuple(got.shape)} {where}; expected shape "
-                                  f"{tuple(expected.shape)}. {_shape_advice(tuple(got.shape), tuple(expected.shape))}")
+                                  f"{tuple(expected.shape)}. {shape_advice(tuple(got.shape), tuple(expected.shape))}")
             if got.dtype != expected.dtype:
                 return self._fail("wrong_dtype", f"{has} dtype {got.dtype} {where}; expected {expected.dtype}. "
                                   "Keep the input's dtype.")
@@ -537,8 +445,8 @@ class Exercise:
             if isinstance(got, torch.Tensor) and got.numel() == 1:
                 got = got.item()
             if isinstance(got, bool) or not isinstance(got, (int, float, np.floating, np.integer)):
-                return self._fail("wrong_type", f"{returned} {_describe(got)} {where}; return a number."
-                                  + _why_this_type(got))
+                return self._fail("wrong_type", f"{returned} {describe(got)} {where}; return a number."
+                                  + why_this_type(got))
             if not math.isfinite(float(got)):
                 return self._fail("nonfinite", f"{has} {float(got)} {where}.")
             if rel_error(float(got), float(expected)) > self.rtol:
