@@ -139,3 +139,19 @@ def test_an_answer_stuck_in_one_long_call_still_gets_its_message_in_time():
 def test_a_slow_but_finite_answer_within_the_limit_passes():
     out = run_program({"slow": "def answer(x):\n    time.sleep(0.1)\n    return 2 * x\n"})["slow"]
     assert out["status"] == "passed" and out["threads"] == "1"
+
+
+INTERRUPTED = """
+import _thread
+threading.Timer(0.3, _thread.interrupt_main).start()  # the reader presses "interrupt the kernel"
+try:
+    result = ex.check(answer)
+except KeyboardInterrupt:
+    result = type("Interrupted", (), {"status": "interrupted", "message": "-"})()
+"""
+
+
+def test_interrupting_the_kernel_during_a_check_stops_the_answer_too():
+    out = run_program({"interrupted": BARE_EXCEPT_SLEEP}, INTERRUPTED)["interrupted"]
+    assert out["status"] == "interrupted" and float(out["elapsed"]) < 0.3 + SLACK
+    assert out["usable"] == "True" and out["threads"] == "1"
