@@ -12,7 +12,7 @@ CHROMIUM ?= /usr/bin/chromium
 export CHROMIUM
 LINTED  := nbutils tests benchmarks _ext chapters
 
-.PHONY: install book test test-fast lint test-determinism test-offline browser bench bench-quick serve clean
+.PHONY: install book test test-fast lint test-live test-determinism test-offline browser bench bench-quick serve clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -41,6 +41,10 @@ lint: $(STAMP)
 ## The same without the book build, the browser and nbval (seconds, for editing nbutils).
 test-fast: $(STAMP) lint
 	$(PY) -m pytest -m "not slow" tests/
+
+## A reader's session: every chapter run and its explorers moved in JupyterLab in Chromium (minutes; not in make test).
+test-live: $(STAMP) browser
+	$(PY) -m pytest -m live tests/test_live_jupyterlab.py
 
 ## Chromium for tests/test_site_browser.py (playwright drives it and downloads no browser): Debian's package
 ## where apt-get exists; elsewhere nothing (make test skips the browser test), and under CI=true an error.

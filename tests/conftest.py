@@ -30,3 +30,13 @@ def built_site() -> Path:
     log = result.stdout + result.stderr
     assert result.returncode == 0, f"the book build failed or warned:\n{log[-6000:]}"
     return output / "_build" / "html"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``live`` run only when the ``-m`` expression names them (``make test-live``)."""
+    if "live" in (config.getoption("markexpr") or ""):
+        return
+    skip = pytest.mark.skip(reason="a live JupyterLab session: run it with make test-live")
+    for item in items:
+        if item.get_closest_marker("live"):
+            item.add_marker(skip)
