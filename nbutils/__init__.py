@@ -6,6 +6,9 @@ Modules (one concern each): ``verify`` (checks against a reference),
 (a chapter's definitions for tests and benchmarks) and ``colab`` (running on
 Colab). The version is kept once, in ``pyproject.toml``.
 """
-from importlib.metadata import version
+from importlib.metadata import PackageNotFoundError, version
 
-__version__ = version(__name__)
+try:
+    __version__ = version(__name__)
+except PackageNotFoundError:  # a source tree that was never installed (`make install` installs it)
+    __version__ = "0+unknown"
