@@ -1,6 +1,5 @@
 """Checkers of the batch-normalisation chapter: model solutions pass, typical mistakes fail with their own message."""
 import torch
-import torch.nn.functional as F
 
 from nbutils.exercises.ch06_batch_norm import ex_batchnorm_backward, ex_fold_batchnorm
 
@@ -70,7 +69,7 @@ def test_batchnorm_backward_autograd_is_refused():
         z = z.detach().requires_grad_()
         gamma = gamma.detach().requires_grad_()
         beta = torch.zeros_like(gamma, requires_grad=True)
-        out = F.batch_norm(z, None, None, gamma, beta, training=True, eps=eps)
+        out = gamma * (z - z.mean(0)) / (z.var(0, correction=0) + eps).sqrt() + beta
         return torch.autograd.grad(out, (z, gamma, beta), grad_a)
 
     result = ex_batchnorm_backward.check(batchnorm_backward)
@@ -88,6 +87,26 @@ def test_batchnorm_backward_loop_over_the_batch_is_refused():
 
     result = ex_batchnorm_backward.check(batchnorm_backward)
     assert not result.passed and "loop" in result.message
+
+
+def test_batchnorm_backward_pytorch_kernel_is_refused():
+    def batchnorm_backward(grad_a, z, gamma, eps=1e-5):
+        out, mean, invstd = torch.ops.aten.native_batch_norm(z, gamma, None, None, None, True, 0.1, eps)[:3]
+        return tuple(torch.ops.aten.native_batch_norm_backward(
+            grad_a, z, gamma, None, None, mean, invstd, True, eps, [True, True, True]))
+
+    result = ex_batchnorm_backward.check(batchnorm_backward)
+    assert not result.passed and "batch-norm kernel" in result.message
+
+
+def test_batchnorm_backward_loop_over_the_units_is_refused():
+    def batchnorm_backward(grad_a, z, gamma, eps=1e-5):
+        columns = [ex_batchnorm_backward.model_solution(grad_a[:, [j]], z[:, [j]], gamma[[j]], eps)
+                   for j in range(z.shape[1])]
+        return tuple(torch.cat(parts, dim=-1) for parts in zip(*columns, strict=True))
+
+    result = ex_batchnorm_backward.check(batchnorm_backward)
+    assert not result.passed and "loop over the units" in result.message
 
 
 def test_batchnorm_backward_float64_for_float32_input_is_a_dtype_error():
@@ -147,6 +166,15 @@ def test_fold_batchnorm_unscaled_mean_is_named():
 
     result = ex_fold_batchnorm.check(fold_batchnorm)
     assert not result.passed and "running mean" in result.message
+
+
+def test_fold_batchnorm_library_helper_is_refused():
+    def fold_batchnorm(weight, bias, running_mean, running_var, gamma, beta, eps):
+        return torch.nn.utils.fusion.fuse_linear_bn_weights(
+            weight, bias, running_mean, running_var, eps, gamma, beta)
+
+    result = ex_fold_batchnorm.check(fold_batchnorm)
+    assert not result.passed and "fuse_linear_bn_weights" in result.message
 
 
 def test_fold_batchnorm_stub_is_not_attempted():

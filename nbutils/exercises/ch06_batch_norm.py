@@ -26,6 +26,13 @@ _FORBIDDEN_AUTOGRAD = {
     name: "your answer calls {name}; do not use autograd: write the gradients "
           "from the compact formula, with tensor operations only."
     for name in AUTOGRAD
+} | {
+    name: "your answer calls {name}, PyTorch's own batch-norm kernel; write "
+          "the gradients from the compact formula, with tensor operations only."
+    for name in ("torch.ops.aten.native_batch_norm_backward",
+                 "torch.ops.aten.native_batch_norm",
+                 "torch.ops.aten.batch_norm_backward",
+                 "torch.nn.functional.batch_norm")
 }
 
 
@@ -89,11 +96,16 @@ def _dgamma_with_raw_input(grad_a, z, gamma, eps=1e-5):
     return dz, (grad_a * z).sum(0), dbeta
 
 
-def _batch(n: int) -> tuple:
-    """(grad_a, z, gamma) for a batch of n examples of 3 units, the same for the same n."""
-    gen = torch.Generator().manual_seed(n)
-    grad_a, z = torch.randn(2, n, 3, generator=gen, dtype=torch.float64)
-    return grad_a, 2 * z + 1, torch.rand(3, generator=gen, dtype=torch.float64) + 0.5
+def _batch(n: int, units: int = 3) -> tuple:
+    """(grad_a, z, gamma): n examples of `units` units, the same for the same sizes."""
+    gen = torch.Generator().manual_seed(n * 100 + units)
+    grad_a, z = torch.randn(2, n, units, generator=gen, dtype=torch.float64)
+    gamma = torch.rand(units, generator=gen, dtype=torch.float64) + 0.5
+    return grad_a, 2 * z + 1, gamma
+
+
+def _units(m: int) -> tuple:
+    return _batch(8, units=m)
 
 
 ex_batchnorm_backward = Exercise(
@@ -139,7 +151,8 @@ ex_batchnorm_backward = Exercise(
                 "not by the raw input z."),
     ],
     forbidden=_FORBIDDEN_AUTOGRAD,
-    loop_free=LoopFree(_batch, sizes=(4, 16), what="the batch"),
+    loop_free=(LoopFree(_batch, sizes=(4, 16), what="the batch"),
+               LoopFree(_units, sizes=(2, 8), what="the units")),
     memory_bound=4.0,
 )
 
@@ -230,6 +243,9 @@ ex_fold_batchnorm = Exercise(
         Mistake(_fold_mean_unscaled, "the running mean is subtracted before "
                 "the scaling, so it is scaled too."),
     ],
+    forbidden={"torch.nn.utils.fusion.fuse_linear_bn_weights":
+               "your answer calls {name}, PyTorch's own folding helper; derive "
+               "the folded weight and bias from the evaluation-mode formula."},
 )
 
 __all__ = ["ex_batchnorm_backward", "ex_fold_batchnorm"]
