@@ -32,7 +32,9 @@ RATIOS = [
     RatioCase("tanh (stable, expm1)", "tanh", torch.tanh, pre_activations, size=2048, goal=ELEMENTWISE_GOAL),
     RatioCase("softplus (stable, log1p)", "softplus", F.softplus, pre_activations, size=2048),
     RatioCase("leaky ReLU (rectifier)", lambda ch: lambda z: ch.rectifier(z, ch.LEAKY_SLOPE), F.leaky_relu,
-              pre_activations, size=2048),
+              pre_activations, size=2048,
+              reason="the chapter writes the whole rectifier family as one formula, max(z, αz): a product and a "
+                     "maximum, two passes over memory and a temporary where F.leaky_relu makes one pass"),
     RatioCase("MLP forward (dense layers, ReLU)", lambda ch: lambda X, layers: ch.mlp_forward(X, layers, ch.relu),
               torch_mlp_forward, mlp_inputs, size=4096),
 ]
