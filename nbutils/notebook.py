@@ -43,6 +43,19 @@ def toc_pages(root: str | Path = ROOT) -> list[str]:
     return [toc["root"], *_file_entries({key: value for key, value in toc.items() if key != "root"})]
 
 
+def book_chapters(root: str | Path = ROOT) -> tuple[list[Path], list[Path]]:
+    """The notebooks of ``root/chapters``, split into (in the book, drafts).
+
+    A chapter is in the book when ``_toc.yml`` lists it; a notebook in
+    ``chapters/`` that the toc does not list is a draft: the build, nbval and
+    the hygiene tests leave it alone until it is whole and listed.
+    """
+    listed = set(toc_pages(root))
+    notebooks = sorted((Path(root) / "chapters").glob("*.ipynb"))
+    in_book = [p for p in notebooks if f"chapters/{p.stem}" in listed]
+    return in_book, [p for p in notebooks if p not in in_book]
+
+
 def chapter_path(chapter: str | Path) -> Path:
     """The notebook for ``chapter``: a path, a file name, or a stem like ``02_maximum_likelihood``."""
     path = Path(chapter)
