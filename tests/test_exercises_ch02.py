@@ -6,7 +6,6 @@ import torch
 
 from nbutils.exercises.ch02_maximum_likelihood import ex_gaussian_nll, ex_se_softmax_grad
 
-
 # ----------------------------------------------------------------------------- se_softmax_grad
 
 def test_se_softmax_grad_model_solution_passes():

@@ -116,7 +116,7 @@ def lab(tmp_path_factory):
                "--allow-root", "--LabApp.extension_manager=readonly",
                "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
-    log = open(root / "server.log", "w")  # noqa: SIM115 - closed below
+    log = open(root / "server.log", "w")  # closed once the server has stopped
     server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
