@@ -38,7 +38,7 @@ def test_silu_grad_typical_mistakes():
     flipped = ex_silu_grad.check(lambda z: torch.sigmoid(z) * (1 - z * (1 - torch.sigmoid(z))))
     assert "sign is flipped" in flipped.message
 
-    assert "SiLU itself" in ex_silu_grad.check(F.silu).message
+    assert "calls F.silu, SiLU itself" in ex_silu_grad.check(F.silu).message
     assert ex_silu_grad.check(lambda z: ex_silu_grad.model_solution(z).float()).status == "wrong_dtype"
 
 
@@ -144,7 +144,7 @@ def test_maxout_layer_written_another_way_still_passes():
 def test_silu_and_prelu_by_autograd_are_refused():
     def silu_by_backward(z):
         z = z.clone().requires_grad_()
-        torch.nn.functional.silu(z).sum().backward()
+        (z * torch.sigmoid(z)).sum().backward()  # SiLU written out, then autograd
         return z.grad
 
     result = ex_silu_grad.check(silu_by_backward)
@@ -162,3 +162,13 @@ def test_checkers_leave_their_cases_unchanged():
             for arg, old in zip(case.args, saved, strict=True):
                 if isinstance(arg, torch.Tensor):
                     assert torch.equal(arg, old)
+
+
+def test_silu_grad_finite_difference_of_f_silu_is_refused():
+    def silu_by_finite_difference(z):
+        h = 1e-6
+        z64 = z.double()
+        return ((F.silu(z64 + h) - F.silu(z64 - h)) / (2 * h)).to(z.dtype)
+
+    result = ex_silu_grad.check(silu_by_finite_difference)
+    assert result.status == "forbidden" and "calls F.silu" in result.message

@@ -57,7 +57,9 @@ ex_silu_grad = Exercise(
     ],
     solution=_silu_grad_solution,
     rtol=1e-5,
-    forbidden=_derive_by_hand("the derivative"),
+    forbidden={**_derive_by_hand("the derivative"),
+               "torch.nn.functional.silu": "your answer calls F.silu, SiLU itself (also in a finite "
+                                           "difference); derive its derivative and write it with tensor operations"},
     mistakes=[
         Mistake(lambda z: torch.sigmoid(z), "this is sigmoid(z) alone. SiLU is the product z * sigmoid(z), "
                 "so its derivative has two terms (product rule)."),
@@ -67,7 +69,6 @@ ex_silu_grad = Exercise(
                 "you kept the term z * sigmoid'(z) of the product rule but lost the other one, 1 * sigmoid(z)."),
         Mistake(lambda z: torch.sigmoid(z) * (1 - z * (1 - torch.sigmoid(z))),
                 "a sign is flipped: sigmoid'(z) = sigmoid(z) * (1 - sigmoid(z)) is positive everywhere."),
-        Mistake(lambda z: F.silu(z), "this is SiLU itself; the exercise asks for its derivative."),
     ],
 )
 
