@@ -308,11 +308,14 @@ def test_a_reader_runs_the_chapter(browser, lab, chapter):
             if number == 0:
                 image.screenshot(path=str(SCREENSHOTS / f"{Path(chapter).stem}-before.png"))
             kind = _move_control(page, image)
-            page.wait_for_function(
-                "([old, n]) => { const imgs = document.querySelectorAll("
-                "'.jp-OutputArea .widget-vbox:has(.widget-output) .widget-output img');"
-                " return imgs.length > n && imgs[n].getAttribute('src') !== old; }",
-                arg=[before, number], timeout=60_000, polling=250)
+            try:
+                page.wait_for_function(
+                    "([old, n]) => { const imgs = document.querySelectorAll("
+                    "'.jp-OutputArea .widget-vbox:has(.widget-output) .widget-output img');"
+                    " return imgs.length > n && imgs[n].getAttribute('src') !== old; }",
+                    arg=[before, number], timeout=60_000, polling=250)
+            except Exception:
+                pytest.fail(f"{name}: moving explorer {number + 1}'s {kind} did not redraw its figure within 60 s")
             _wait_idle(page, 60)
             if number == 0:
                 _explorer_images(page)[0].screenshot(path=str(SCREENSHOTS / f"{Path(chapter).stem}-after.png"))
