@@ -113,7 +113,7 @@ ex_gaussian_nll = Exercise(
              (_mu, torch.full((6,), 800.0, dtype=torch.float64), _t6),
              nonfinite_hint="With log_var = 800 the variance exp(800) overflows to inf. Never form the "
                             "variance: use log_var itself for log(s^2) and multiply by exp(-log_var)."),
-        Case("float32 input", (_mu.float(), torch.linspace(-1, 1, 6), _t6.float())),
+        Case("float32 input", (_mu.float(), torch.linspace(-1, 1, 6, dtype=torch.float32), _t6.float())),
     ],
     hints=[
         "Write -log N(t; mu, s^2) term by term: a log(2 pi s^2) / 2 term and a squared-error term "
