@@ -57,7 +57,8 @@ def figure(ncols: int = 1, nrows: int = 1, width: float | None = None, height: f
 
     ``axes`` is a single Axes for one panel, otherwise a flat array of Axes.
     """
-    width = width or (6.4 if ncols == 1 else min(4.2 * ncols, 13.0))
+    # 8 inches at most: the text column shows 8.2 inches (at 100 dpi) without shrinking 11 pt text.
+    width = width or (6.4 if ncols == 1 else min(4.0 * ncols, 8.0))
     height = height or 3.6 * nrows
     fig, axes = plt.subplots(nrows, ncols, figsize=(width, height), layout="constrained", squeeze=False)
     flat = axes.ravel()

@@ -1,4 +1,5 @@
 """Book hygiene: every chapter is complete, listed, stored from a clean run and follows CONTRIBUTING.md."""
+import base64
 import json
 import re
 from pathlib import Path
@@ -388,3 +389,26 @@ def test_figure_text_is_not_smaller_than_the_book_style(chapter):
                 if match["name"] or float(match["points"]) < MIN_FIGURE_PT:
                     small.append(f"cell {index}: {match[0]}")
     assert not small, f"{path.stem}: figure text below {MIN_FIGURE_PT} pt:\n  " + "\n  ".join(small)
+
+
+MAX_FIGURE_PX = 820  # 8.2 in at the book style's 100 dpi: wider figures shrink 11 pt text below the page's 14 px
+
+
+def png_width(encoded: str) -> int:
+    """Width in pixels of a base64 PNG, from its IHDR chunk (bytes 16 to 20)."""
+    header = base64.b64decode("".join(encoded)[:32])
+    return int.from_bytes(header[16:20], "big")
+
+
+def test_stored_figures_fit_the_text_column(chapter):
+    """Every stored figure is at most 8.2 in wide, so the page does not shrink its text (the browser test measures it)."""
+    path, nb = chapter
+    wide = []
+    for index, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            image = output.get("data", {}).get("image/png")
+            if image and png_width(image) > MAX_FIGURE_PX:
+                name = cell.get("metadata", {}).get("mystnb", {}).get("figure", {}).get("name", "")
+                wide.append(f"cell {index} {name}: {png_width(image)} px")
+    assert not wide, (f"{path.stem}: figures wider than {MAX_FIGURE_PX} px; draw them narrower "
+                      "(nbutils.plot.figure(width=...), legends inside the axes):\n  " + "\n  ".join(wide))
