@@ -401,7 +401,7 @@ def png_width(encoded: str) -> int:
 
 
 def test_stored_figures_fit_the_text_column(chapter):
-    """Every stored figure is at most 8.2 in wide, so the page does not shrink its text (the browser test measures it)."""
+    """Every stored figure is at most 8.2 in wide, so the page does not shrink its text (as the browser test sees)."""
     path, nb = chapter
     wide = []
     for index, cell in enumerate(nb["cells"]):
