@@ -32,6 +32,24 @@ def built_site() -> Path:
     return output / "_build" / "html"
 
 
+CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")  # the Makefile passes CHROMIUM=
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's Chromium (or $CHROMIUM) driven by Playwright, which downloads no browser of its own."""
+    if not CHROMIUM.is_file():
+        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (it apt-get installs Debian's chromium).")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the playwright package is missing: run `make install`.")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
 def pytest_collection_modifyitems(config, items):
     """Tests marked ``live`` run only when the ``-m`` expression names them (``make test-live``)."""
     if "live" in (config.getoption("markexpr") or ""):

@@ -39,7 +39,6 @@ from nbutils.notebook import toc_pages
 pytestmark = pytest.mark.live
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")
 SCREENSHOTS = ROOT / "artifacts" / "screenshots" / "live"
 CHAPTERS = [page for page in toc_pages() if page.startswith("chapters/")]
 RUN_TIMEOUT = 600  # seconds for one chapter's cells (budget 60 s, on a busy 2-core machine)
@@ -136,18 +135,6 @@ def lab(tmp_path_factory):
     except subprocess.TimeoutExpired:
         server.kill()
     log.close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (it apt-get installs Debian's chromium).")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 def _only_local(base: str, blocked: list[str]):

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import re
 import shutil
 import threading
@@ -30,7 +29,6 @@ from nbutils.notebook import toc_pages
 from nbutils.plot import _STYLE as BOOK_STYLE
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path(os.environ.get("CHROMIUM") or "/usr/bin/chromium")  # the Makefile passes CHROMIUM=
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 LAUNCH_BRANCH = "main"  # launch buttons open the chapter as it is on main
 DESKTOP, PHONE = 1280, 390  # window widths, CSS px
@@ -115,20 +113,6 @@ def site_url(built_site):
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if not CHROMIUM.is_file():
-        pytest.fail(f"{CHROMIUM} is missing: run `make browser` (it apt-get installs Debian's chromium).")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the playwright package is missing: run `make install`.")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=["--no-sandbox"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
