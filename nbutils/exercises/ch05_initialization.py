@@ -156,34 +156,22 @@ def _lsuv_unsequenced(X, weights):
     return weights / torch.stack(stds)[:, None, None]
 
 
-def _lsuv_after_relu(X, weights):
-    scaled, h = [], X
-    for W in weights:
-        z = F.linear(h, W)
-        scale = 1 / torch.var(F.relu(z), correction=0).sqrt()
-        scaled.append(W * scale)
-        h = F.relu(z * scale)
-    return torch.stack(scaled)
+def _lsuv_scaling_by(scale_of):
+    """The sequential LSUV loop with the scale of each layer computed from its pre-activations z by ``scale_of``."""
+    def lsuv(X, weights):
+        scaled, h = [], X
+        for W in weights:
+            z = F.linear(h, W)
+            scale = scale_of(z)
+            scaled.append(W * scale)
+            h = F.relu(z * scale)
+        return torch.stack(scaled)
+    return lsuv
 
 
-def _lsuv_by_variance(X, weights):
-    scaled, h = [], X
-    for W in weights:
-        z = F.linear(h, W)
-        scale = 1 / torch.var(z, correction=0)
-        scaled.append(W * scale)
-        h = F.relu(z * scale)
-    return torch.stack(scaled)
-
-
-def _lsuv_unbiased(X, weights):
-    scaled, h = [], X
-    for W in weights:
-        z = F.linear(h, W)
-        scale = 1 / torch.var(z, correction=1).sqrt()
-        scaled.append(W * scale)
-        h = F.relu(z * scale)
-    return torch.stack(scaled)
+_lsuv_after_relu = _lsuv_scaling_by(lambda z: 1 / torch.var(F.relu(z), correction=0).sqrt())
+_lsuv_by_variance = _lsuv_scaling_by(lambda z: 1 / torch.var(z, correction=0))
+_lsuv_unbiased = _lsuv_scaling_by(lambda z: 1 / torch.var(z, correction=1).sqrt())
 
 
 def _lsuv_case(n: int, width: int, depth: int, scale: float, dtype=torch.float64) -> tuple:
