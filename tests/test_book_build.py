@@ -97,6 +97,10 @@ def test_chapter_numbers_come_from_the_numbered_parts_of_the_toc():
     chapters = numbering.numbered_chapters(ROOT)
     assert chapters and all(entry.startswith("chapters/") for entry in chapters)
     assert numbering.chapter_number(ROOT / f"{chapters[0]}.ipynb", ROOT) == 1
+    # a draft, not yet in the toc, takes the number its NN prefix promises
+    assert numbering.chapter_number(ROOT / "chapters/42_a_draft.ipynb", ROOT) == 42
+    with pytest.raises(ValueError, match="numbered: true"):
+        numbering.chapter_number(ROOT / "intro.md", ROOT)
 
 
 @pytest.mark.slow
