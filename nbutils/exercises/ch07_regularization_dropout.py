@@ -24,7 +24,7 @@ def _randn(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     return torch.randn(*shape, generator=_gen, dtype=torch.float64).to(dtype)
 
 
-# -------------------------------------------------------- 1. the proximal L1 step
+# ------------------------------------------------ 1. the proximal L1 step
 
 def _prox_reference(W, grad_J, lr, l1):
     """Soft threshold of the gradient step, by torch's softshrink."""
@@ -33,8 +33,8 @@ def _prox_reference(W, grad_J, lr, l1):
 
 def _prox_solution(W, grad_J, lr, l1):
     """Gradient step on J, then shrink every entry towards 0 by lr * l1."""
-    u = W - lr * grad_J
-    return torch.sign(u) * torch.clamp(u.abs() - lr * l1, min=0)
+    U = W - lr * grad_J
+    return torch.sign(U) * torch.clamp(U.abs() - lr * l1, min=0)
 
 
 def _prox_subgradient(W, grad_J, lr, l1):
@@ -57,7 +57,8 @@ def _prox_hard_threshold(W, grad_J, lr, l1):
 
 
 def _prox_case(rows: int, cols: int, dtype=torch.float64) -> tuple:
-    return _randn(rows, cols, dtype=dtype), _randn(rows, cols, dtype=dtype), 0.1, 2.0
+    W, grad_J = _randn(rows, cols, dtype=dtype), _randn(rows, cols, dtype=dtype)
+    return W, grad_J, 0.1, 2.0
 
 
 def _prox_size(n: int) -> tuple:
@@ -78,16 +79,21 @@ ex_l1_prox_step = Exercise(
     cases=[
         Case("a 4 x 5 weight matrix, lr 0.1, l1 2", _prox_case(4, 5)),
         Case("a row of zero weights with zero gradient", tuple(_with_zeros)),
-        Case("l1 = 0 (a plain gradient step)", (_randn(3, 3), _randn(3, 3), 0.5, 0.0)),
+        Case("l1 = 0 (a plain gradient step)",
+             (_randn(3, 3), _randn(3, 3), 0.5, 0.0)),
         Case("float32 input", _prox_case(6, 2, dtype=torch.float32)),
-        Case("a vector of 7 weights, lr 1, l1 0.3", (_randn(7), _randn(7), 1.0, 0.3)),
+        Case("a vector of 7 weights, lr 1, l1 0.3",
+             (_randn(7), _randn(7), 1.0, 0.3)),
     ],
     hints=[
-        "First take the gradient step on J alone: u = W - lr * grad_J. Then "
-        "every entry of u moves towards 0 by the same amount, and stops at 0 "
-        "if it would cross it.",
-        "The amount is lr * l1. torch.sign(u) * torch.clamp(u.abs() - "
-        "threshold, min=0) moves each entry towards 0 and stops at 0.",
+        "First take the gradient step on J alone: U = W - lr * grad_J. The "
+        "proximal problem is a sum over entries, so solve it for one entry "
+        "u: where is the derivative of (w - u)^2 / (2 lr) + l1 |w| zero for "
+        "w > 0, for w < 0, and when is neither possible?",
+        "For w > 0 the answer is w = u - lr * l1, valid only when u > lr * "
+        "l1; for w < 0 it is w = u + lr * l1. When |u| <= lr * l1 the "
+        "minimum is at 0. Write that for all entries at once with the sign, "
+        "the absolute value and a clamp at 0.",
     ],
     solution=_prox_solution,
     rtol=1e-6,
@@ -101,7 +107,7 @@ ex_l1_prox_step = Exercise(
                 "factor 1 / (2 lr), so the shrinkage is lr times l1."),
         Mistake(_prox_shrink_first,
                 "you shrank W before the gradient step; shrink the result "
-                "u = W - lr grad_J of the gradient step instead."),
+                "U = W - lr grad_J of the gradient step instead."),
         Mistake(_prox_hard_threshold,
                 "entries above the threshold must also move towards 0 by the "
                 "threshold (soft thresholding), not stay as they are."),
@@ -115,7 +121,7 @@ ex_l1_prox_step = Exercise(
 )
 
 
-# -------------------------------------------------------- 2. the exact average over masks
+# ------------------------------------------ 2. the exact average over masks
 
 def _average_reference(x, W, b, p):
     """Enumerate the 2^D masks one by one and weight each by its probability."""
@@ -134,8 +140,10 @@ def _masks(d: int, dtype) -> torch.Tensor:
 
 
 def _average_solution(x, W, b, p):
-    """All masks as a (2^D, D) tensor, their probabilities, one batched layer."""
-    masks = ((torch.arange(2 ** x.shape[0])[:, None] >> torch.arange(x.shape[0])) & 1).to(x.dtype)
+    """All masks as a (2^D, D) tensor, their probabilities, one layer call."""
+    d = x.shape[0]
+    bits = (torch.arange(2**d)[:, None] >> torch.arange(d)) & 1
+    masks = bits.to(x.dtype)  # row k: the binary digits of k
     probs = ((1 - p) ** masks * p ** (1 - masks)).prod(dim=1)
     outputs = torch.relu((masks * x / (1 - p)) @ W.T + b)
     return probs @ outputs
@@ -169,7 +177,8 @@ def _average_swapped_probs(x, W, b, p):
 
 
 def _layer(d: int, m: int, dtype=torch.float64) -> tuple:
-    return _randn(d, dtype=dtype), _randn(m, d, dtype=dtype), _randn(m, dtype=dtype)
+    x, W = _randn(d, dtype=dtype), _randn(m, d, dtype=dtype)
+    return x, W, _randn(m, dtype=dtype)
 
 
 def _average_size(n: int) -> tuple:
