@@ -65,3 +65,19 @@ def test_forward_in_eval_mode_is_an_independent_mlp_per_network():
     for e in range(2):
         h = torch.relu(torch.relu(X[e] @ W1[e] + b1[e]) @ W2[e] + b2[e])
         torch.testing.assert_close(logits[e], h @ W3[e] + b3[e])
+
+
+def test_init_networks_draws_every_layer_and_network_independently():
+    # Layers with the same fan-out once shared a seed, so W2[:64] was a scaled
+    # copy of W1; standardised, no two layers or networks may share a draw.
+    params = ch.init_networks([0, 1], width=64)
+    W1, _, W2, _, W3, _ = params
+    standard = [
+        W1 / (2 / 64) ** 0.5,
+        W2 / (2 / 64) ** 0.5,
+        W3 / (2 / 64) ** 0.5,
+    ]
+    first_rows = [W[e, 0, :10] for W in standard for e in range(2)]
+    for i, a in enumerate(first_rows):
+        for b in first_rows[i + 1:]:
+            assert not torch.allclose(a, b)
