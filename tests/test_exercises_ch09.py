@@ -1,7 +1,7 @@
 """Checkers of the generalisation chapter: model solutions pass, typical mistakes fail with their own message."""
 import torch
 
-from nbutils.exercises.ch09_generalization import ex_min_norm_solution, ex_ntk_gram, ex_ridge_dual
+from nbutils.exercises.ch09_generalization import ex_gram_from_jacobians, ex_min_norm_solution, ex_ridge_dual
 
 # -- the minimum-norm interpolant -----------------------------------------------------------------
 
@@ -77,58 +77,58 @@ def test_min_norm_stub_is_not_attempted():
 
 
 def test_ntk_gram_model_solution_passes():
-    result = ex_ntk_gram.check(ex_ntk_gram.model_solution)
+    result = ex_gram_from_jacobians.check(ex_gram_from_jacobians.model_solution)
     assert result.passed, result.message
 
 
 def test_ntk_gram_einsum_also_passes():
-    def ntk_gram(jacobians):
+    def gram_from_jacobians(jacobians):
         return sum(torch.einsum("n...,m...->nm", j, j) for j in jacobians.values())
 
-    result = ex_ntk_gram.check(ntk_gram)
+    result = ex_gram_from_jacobians.check(gram_from_jacobians)
     assert result.passed, result.message
 
 
 def test_ntk_gram_first_tensor_only_is_named():
-    def ntk_gram(jacobians):
+    def gram_from_jacobians(jacobians):
         j = next(iter(jacobians.values())).flatten(1)
         return j @ j.T
 
-    result = ex_ntk_gram.check(ntk_gram)
+    result = ex_gram_from_jacobians.check(gram_from_jacobians)
     assert not result.passed and "all parameter tensors" in result.message
 
 
 def test_ntk_gram_mean_is_named():
-    def ntk_gram(jacobians):
+    def gram_from_jacobians(jacobians):
         g = torch.cat([j.flatten(1) for j in jacobians.values()], 1)
         return g @ g.T / g.shape[1]
 
-    result = ex_ntk_gram.check(ntk_gram)
+    result = ex_gram_from_jacobians.check(gram_from_jacobians)
     assert not result.passed and "not a mean" in result.message
 
 
 def test_ntk_gram_parameter_space_product_fails_on_shape():
-    def ntk_gram(jacobians):
+    def gram_from_jacobians(jacobians):
         g = torch.cat([j.flatten(1) for j in jacobians.values()], 1)
         return g.T @ g
 
-    result = ex_ntk_gram.check(ntk_gram)
+    result = ex_gram_from_jacobians.check(gram_from_jacobians)
     assert result.status == "wrong_shape", result.message
 
 
 def test_ntk_gram_loop_over_examples_is_refused():
-    def ntk_gram(jacobians):
+    def gram_from_jacobians(jacobians):
         g = torch.cat([j.flatten(1) for j in jacobians.values()], 1)
         return torch.stack([torch.stack([g[n] @ g[m] for m in range(len(g))]) for n in range(len(g))])
 
-    result = ex_ntk_gram.check(ntk_gram)
+    result = ex_gram_from_jacobians.check(gram_from_jacobians)
     assert result.status == "python_loop" and "examples" in result.message
 
 
 def test_ntk_gram_stub_is_not_attempted():
-    def ntk_gram(jacobians): ...
+    def gram_from_jacobians(jacobians): ...
 
-    assert ex_ntk_gram.check(ntk_gram).status == "not_attempted"
+    assert ex_gram_from_jacobians.check(gram_from_jacobians).status == "not_attempted"
 
 
 # -- ridge in the N x N form ----------------------------------------------------------------------

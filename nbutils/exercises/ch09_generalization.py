@@ -137,8 +137,8 @@ def _jacobians(n: int, hidden: int = 5, inputs: int = 3,
             "a": randn(n, hidden)}
 
 
-ex_ntk_gram = Exercise(
-    name="ntk_gram",
+ex_gram_from_jacobians = Exercise(
+    name="gram_from_jacobians",
     reference=_gram_reference,
     cases=[
         Case("4 examples, W (5, 3), b (5,), a (5,)", (_jacobians(4),)),
@@ -231,4 +231,4 @@ ex_ridge_dual = Exercise(
     memory_bound=3.0,
 )
 
-__all__ = ["ex_min_norm_solution", "ex_ntk_gram", "ex_ridge_dual"]
+__all__ = ["ex_min_norm_solution", "ex_gram_from_jacobians", "ex_ridge_dual"]
