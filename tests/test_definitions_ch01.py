@@ -11,13 +11,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from tensor_checks import DTYPES, RTOL, assert_matches, randn
 
 from nbutils.notebook import load_definitions
-from nbutils.verify import rel_error
 
-DTYPES = [torch.float32, torch.float64]
-#: Largest relative error accepted per dtype (entries below `floor` compared absolutely).
-RTOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 #: Smallest normal number of each dtype: sigmoid tails are compared relatively down to it.
 TINY = {torch.float32: torch.finfo(torch.float32).tiny, torch.float64: torch.finfo(torch.float64).tiny}
 
@@ -25,24 +22,6 @@ TINY = {torch.float32: torch.finfo(torch.float32).tiny, torch.float64: torch.fin
 @pytest.fixture(scope="module")
 def lin():
     return load_definitions("01_linear_models")
-
-
-def randn(seed: int, *shape: int, dtype: torch.dtype, scale: float = 1.0) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(*shape, generator=generator, dtype=torch.float64)).to(dtype)
-
-
-def assert_matches(ours, reference: torch.Tensor, what: str, floor: float = 1e-3, rtol: float | None = None,
-                   allow_nonfinite: bool = False) -> None:
-    """Same dtype and shape, no NaN where the reference is finite, values within the dtype's tolerance."""
-    assert isinstance(ours, torch.Tensor), f"{what}: returned {type(ours).__name__}, not a tensor"
-    assert ours.dtype == reference.dtype, f"{what}: dtype {ours.dtype}, torch gives {reference.dtype}"
-    assert ours.shape == reference.shape, f"{what}: shape {tuple(ours.shape)} vs {tuple(reference.shape)}"
-    bad = torch.isnan(ours) & torch.isfinite(reference)
-    assert not bad.any(), f"{what}: NaN where torch is finite, at {bad.nonzero().tolist()[:4]}"
-    tolerance = RTOL[reference.dtype] if rtol is None else rtol
-    err = rel_error(ours.detach(), reference.detach(), eps=floor, allow_nonfinite=allow_nonfinite)
-    assert err <= tolerance, f"{what}: max rel. error {err:.1e} > {tolerance:.0e}"
 
 
 def with_ones(X: torch.Tensor) -> torch.Tensor:

@@ -14,36 +14,14 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from tensor_checks import DTYPES, assert_matches, randn
 
 from nbutils.notebook import load_definitions
-from nbutils.verify import rel_error
-
-DTYPES = [torch.float32, torch.float64]
-#: Largest relative error accepted per dtype (entries below `floor` compared absolutely).
-RTOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 
 
 @pytest.fixture(scope="module")
 def ml():
     return load_definitions("02_maximum_likelihood")
-
-
-def randn(seed: int, *shape: int, dtype: torch.dtype, scale: float = 1.0) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    return (scale * torch.randn(*shape, generator=generator, dtype=torch.float64)).to(dtype)
-
-
-def assert_matches(ours: torch.Tensor, reference: torch.Tensor, what: str, floor: float = 1e-3,
-                   allow_nonfinite: bool = False) -> None:
-    """Same dtype and shape, no NaN where the reference is finite, values within the dtype's tolerance."""
-    assert isinstance(ours, torch.Tensor), f"{what}: returned {type(ours).__name__}, not a tensor"
-    assert ours.dtype == reference.dtype, f"{what}: dtype {ours.dtype}, torch gives {reference.dtype}"
-    assert ours.shape == reference.shape, f"{what}: shape {tuple(ours.shape)} vs {tuple(reference.shape)}"
-    bad = torch.isnan(ours) & torch.isfinite(reference)
-    assert not bad.any(), f"{what}: NaN where torch is finite, at {bad.nonzero().tolist()[:4]}"
-    tolerance = RTOL[reference.dtype] if reference.dtype in RTOL else 1e-12
-    err = rel_error(ours.detach(), reference.detach(), eps=floor, allow_nonfinite=allow_nonfinite)
-    assert err <= tolerance, f"{what}: max rel. error {err:.1e} > {tolerance:.0e}"
 
 
 def autograd(function, z: torch.Tensor, *args) -> torch.Tensor:
