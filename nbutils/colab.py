@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import sys
 import tomllib
+import uuid
 from pathlib import Path
 
 import yaml
@@ -59,20 +60,38 @@ def setup_cell_source() -> str:
     )
 
 
+def _is_setup_cell(cell: dict) -> bool:
+    """A code cell tagged like the set-up cell that imports ``google.colab``: a set-up cell of any version."""
+    tagged = set(SETUP_TAGS) <= set(cell.get("metadata", {}).get("tags", []))
+    return tagged and "google.colab" in "".join(cell["source"])
+
+
 def write_setup_cells(notebooks: list[Path]) -> list[Path]:
-    """Make the first code cell of each notebook the set-up cell; return the notebooks changed."""
+    """Make the first code cell of each notebook the set-up cell; return the notebooks changed.
+
+    A notebook whose first code cell is a set-up cell gets it refreshed; any other
+    notebook gets a new set-up cell inserted before its first code cell (its own
+    cells are never overwritten).
+    """
     changed = []
     source = setup_cell_source()
     for path in map(Path, notebooks):
         nb = json.loads(path.read_text(encoding="utf-8"))
-        first = next((c for c in nb["cells"] if c["cell_type"] == "code"), None)
-        if first is None:
+        index = next((k for k, c in enumerate(nb["cells"]) if c["cell_type"] == "code"), None)
+        if index is None:
             raise ValueError(f"{path.name} has no code cell to hold the Colab set-up.")
-        if "".join(first["source"]) != source:
+        first = nb["cells"][index]
+        if _is_setup_cell(first):
+            if "".join(first["source"]) == source:
+                continue
             first["source"] = source.splitlines(keepends=True)
-            first.setdefault("metadata", {})["tags"] = SETUP_TAGS
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
-            changed.append(path)
+        else:
+            nb["cells"].insert(index, {"cell_type": "code", "execution_count": None, "metadata": {"tags": SETUP_TAGS},
+                                       "outputs": [], "source": source.splitlines(keepends=True)})
+            if nb.get("nbformat", 4) >= 4 and nb.get("nbformat_minor", 0) >= 5:
+                nb["cells"][index]["id"] = uuid.uuid4().hex[:8]
+        path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        changed.append(path)
     return changed
 
 

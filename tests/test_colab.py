@@ -93,6 +93,25 @@ def test_write_setup_cells_is_idempotent(tmp_path):
     assert "".join(first["source"]) == colab.setup_cell_source() and first["metadata"]["tags"] == ["remove-cell"]
 
 
+def test_write_setup_cells_inserts_the_cell_and_never_overwrites_a_chapter_cell(tmp_path):
+    """A new notebook keeps its first code cell (the set-up cell goes before it); a stale set-up cell is refreshed."""
+    imports = {"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [], "source": ["import torch"]}
+    notebook = tmp_path / "99_new.ipynb"
+    notebook.write_text(json.dumps({"cells": [{"cell_type": "markdown", "metadata": {}, "source": ["# New"]}, imports],
+                                    "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), encoding="utf-8")
+    assert colab.write_setup_cells([notebook]) == [notebook]
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    assert [c["cell_type"] for c in cells] == ["markdown", "code", "code"]
+    assert "".join(cells[1]["source"]) == colab.setup_cell_source() and cells[2]["source"] == ["import torch"]
+    stale = json.loads(notebook.read_text(encoding="utf-8"))
+    stale["cells"][1]["source"] = ["# an older set-up cell\n", 'if "google.colab" in sys.modules: pass']
+    notebook.write_text(json.dumps(stale), encoding="utf-8")
+    assert colab.write_setup_cells([notebook]) == [notebook]
+    cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+    assert len(cells) == 3 and "".join(cells[1]["source"]) == colab.setup_cell_source()
+    assert colab.write_setup_cells([notebook]) == []
+
+
 def test_missing_repository_section_is_a_clear_error(tmp_path, monkeypatch):
     config = tmp_path / "_config.yml"
     config.write_text("title: x\n")
