@@ -1,76 +1,112 @@
 """Checkers of the generalisation chapter: model solutions pass, typical mistakes fail with their own message."""
+import numpy as np
 import torch
 
-from nbutils.exercises.ch09_generalization import ex_gram_from_jacobians, ex_min_norm_solution, ex_ridge_dual
+from nbutils.exercises.ch09_generalization import ex_closest_interpolant, ex_gram_from_jacobians, ex_ridge_dual
 
-# -- the minimum-norm interpolant -----------------------------------------------------------------
+# -- the interpolant closest to a start -----------------------------------------------------------
 
 
-def test_min_norm_model_solution_passes():
-    result = ex_min_norm_solution.check(ex_min_norm_solution.model_solution)
+def test_closest_model_solution_passes():
+    result = ex_closest_interpolant.check(ex_closest_interpolant.model_solution)
     assert result.passed, result.message
 
 
-def test_min_norm_cholesky_solve_also_passes():
-    def min_norm_solution(features, targets):  # another right way: a Cholesky solve of the Gram matrix
+def test_closest_cholesky_solve_also_passes():
+    def closest_interpolant(features, targets, start):  # another right way: a Cholesky solve of the Gram matrix
         chol = torch.linalg.cholesky(features @ features.T)
-        rhs = targets if targets.dim() == 2 else targets[:, None]
+        residual = targets - features @ start
+        rhs = residual if residual.dim() == 2 else residual[:, None]
         a = torch.cholesky_solve(rhs, chol)
-        return (features.T @ a).reshape(features.shape[1], *targets.shape[1:])
+        return start + (features.T @ a).reshape(start.shape)
 
-    result = ex_min_norm_solution.check(min_norm_solution)
+    result = ex_closest_interpolant.check(closest_interpolant)
     assert result.passed, result.message
 
 
-def test_min_norm_pinv_is_refused():
-    result = ex_min_norm_solution.check(lambda features, targets: torch.linalg.pinv(features) @ targets)
+def test_closest_pinv_is_refused():
+    def closest_interpolant(features, targets, start):
+        pinv = torch.linalg.pinv(features)
+        return start + pinv @ (targets - features @ start)
+
+    result = ex_closest_interpolant.check(closest_interpolant)
     assert result.status == "forbidden" and "torch.linalg.pinv" in result.message
 
 
-def test_min_norm_lstsq_is_refused():
-    def min_norm_solution(features, targets):
-        return torch.linalg.lstsq(features, targets).solution
+def test_closest_lstsq_is_refused():
+    def closest_interpolant(features, targets, start):
+        return start + torch.linalg.lstsq(features, targets - features @ start).solution
 
-    result = ex_min_norm_solution.check(min_norm_solution)
+    result = ex_closest_interpolant.check(closest_interpolant)
     assert result.status == "forbidden" and "lstsq" in result.message
 
 
-def test_min_norm_without_gram_is_named():
-    result = ex_min_norm_solution.check(lambda features, targets: features.T @ targets)
-    assert not result.passed and "first gradient direction" in result.message
+def test_closest_numpy_pinv_is_refused():
+    def closest_interpolant(features, targets, start):  # escapes to NumPy through Tensor.numpy
+        pinv = torch.from_numpy(np.linalg.pinv(features.numpy())).to(features.dtype)
+        return start + pinv @ (targets - features @ start)
+
+    result = ex_closest_interpolant.check(closest_interpolant)
+    assert result.status == "forbidden" and "torch.Tensor.numpy" in result.message
+    assert "NumPy" in result.message
 
 
-def test_min_norm_divided_by_n_is_named():
-    def min_norm_solution(features, targets):
-        n = features.shape[0]
-        return features.T @ torch.linalg.solve(features @ features.T, targets) / n
+def test_closest_numpy_asarray_is_refused():
+    def closest_interpolant(features, targets, start):  # escapes through np.asarray (Tensor.__array__)
+        pinv = torch.from_numpy(np.linalg.pinv(np.asarray(features))).to(features.dtype)
+        return start + pinv @ (targets - features @ start)
 
-    result = ex_min_norm_solution.check(min_norm_solution)
-    assert not result.passed and "N times too small" in result.message
+    result = ex_closest_interpolant.check(closest_interpolant)
+    assert result.status == "forbidden" and "torch.Tensor.__array__" in result.message
 
 
-def test_min_norm_loop_over_examples_is_refused():
-    def min_norm_solution(features, targets):
+def test_closest_tolist_is_refused():
+    def closest_interpolant(features, targets, start):
+        pinv = torch.tensor(np.linalg.pinv(np.array(features.tolist())), dtype=features.dtype)
+        return start + pinv @ (targets - features @ start)
+
+    result = ex_closest_interpolant.check(closest_interpolant)
+    assert result.status == "forbidden" and "torch.Tensor.tolist" in result.message
+
+
+def test_closest_ignoring_start_is_named():
+    def closest_interpolant(features, targets, start):
+        return features.T @ torch.linalg.solve(features @ features.T, targets)
+
+    result = ex_closest_interpolant.check(closest_interpolant)
+    assert not result.passed and "limit from zero" in result.message
+
+
+def test_closest_adding_whole_start_is_named():
+    def closest_interpolant(features, targets, start):
+        return start + features.T @ torch.linalg.solve(features @ features.T, targets)
+
+    result = ex_closest_interpolant.check(closest_interpolant)
+    assert not result.passed and "outside the row space survives" in result.message
+
+
+def test_closest_loop_over_examples_is_refused():
+    def closest_interpolant(features, targets, start):
         gram = torch.stack([features @ row for row in features])  # one row at a time
-        return features.T @ torch.linalg.solve(gram, targets)
+        return start + features.T @ torch.linalg.solve(gram, targets - features @ start)
 
-    result = ex_min_norm_solution.check(min_norm_solution)
+    result = ex_closest_interpolant.check(closest_interpolant)
     assert result.status == "python_loop", result.message
 
 
-def test_min_norm_float32_kept():
-    def min_norm_solution(features, targets):
-        f = features.double()
-        return f.T @ torch.linalg.solve(f @ f.T, targets.double())
+def test_closest_float32_kept():
+    def closest_interpolant(features, targets, start):
+        f, w0 = features.double(), start.double()
+        return w0 + f.T @ torch.linalg.solve(f @ f.T, targets.double() - f @ w0)
 
-    result = ex_min_norm_solution.check(min_norm_solution)
+    result = ex_closest_interpolant.check(closest_interpolant)
     assert result.status == "wrong_dtype" and "float32" in result.message
 
 
-def test_min_norm_stub_is_not_attempted():
-    def min_norm_solution(features, targets): ...
+def test_closest_stub_is_not_attempted():
+    def closest_interpolant(features, targets, start): ...
 
-    assert ex_min_norm_solution.check(min_norm_solution).status == "not_attempted"
+    assert ex_closest_interpolant.check(closest_interpolant).status == "not_attempted"
 
 
 # -- the tangent-kernel Gram matrix ---------------------------------------------------------------
@@ -100,8 +136,8 @@ def test_ntk_gram_first_tensor_only_is_named():
 
 def test_ntk_gram_mean_is_named():
     def gram_from_jacobians(jacobians):
-        g = torch.cat([j.flatten(1) for j in jacobians.values()], 1)
-        return g @ g.T / g.shape[1]
+        total = sum(j.flatten(1) @ j.flatten(1).T for j in jacobians.values())
+        return total / sum(j[0].numel() for j in jacobians.values())
 
     result = ex_gram_from_jacobians.check(gram_from_jacobians)
     assert not result.passed and "not a mean" in result.message
@@ -109,7 +145,7 @@ def test_ntk_gram_mean_is_named():
 
 def test_ntk_gram_parameter_space_product_fails_on_shape():
     def gram_from_jacobians(jacobians):
-        g = torch.cat([j.flatten(1) for j in jacobians.values()], 1)
+        g = next(iter(jacobians.values())).flatten(1)
         return g.T @ g
 
     result = ex_gram_from_jacobians.check(gram_from_jacobians)
@@ -118,11 +154,21 @@ def test_ntk_gram_parameter_space_product_fails_on_shape():
 
 def test_ntk_gram_loop_over_examples_is_refused():
     def gram_from_jacobians(jacobians):
-        g = torch.cat([j.flatten(1) for j in jacobians.values()], 1)
-        return torch.stack([torch.stack([g[n] @ g[m] for m in range(len(g))]) for n in range(len(g))])
+        flats = [j.flatten(1) for j in jacobians.values()]
+        n = len(flats[0])
+        return torch.stack([torch.stack([sum(g[a] @ g[b] for g in flats) for b in range(n)]) for a in range(n)])
 
     result = ex_gram_from_jacobians.check(gram_from_jacobians)
     assert result.status == "python_loop" and "examples" in result.message
+
+
+def test_ntk_gram_concatenating_g_is_refused():
+    def gram_from_jacobians(jacobians):  # the page's ntk_gram: forms G first
+        g = torch.cat([j.reshape(len(j), -1) for j in jacobians.values()], 1)
+        return g @ g.T
+
+    result = ex_gram_from_jacobians.check(gram_from_jacobians)
+    assert result.status == "forbidden" and "torch.cat" in result.message
 
 
 def test_ntk_gram_stub_is_not_attempted():
@@ -164,6 +210,17 @@ def test_ridge_dual_without_penalty_is_named():
 
     result = ex_ridge_dual.check(ridge_dual)
     assert not result.passed and "lam is missing" in result.message
+
+
+def test_ridge_dual_numpy_solve_is_refused():
+    def ridge_dual(features, targets, lam):  # a P x P solve hidden in NumPy
+        f, t = features.numpy(), targets.numpy()
+        n, p = f.shape
+        w = np.linalg.solve(f.T @ f + n * lam * np.eye(p), f.T @ t)
+        return torch.from_numpy(w).to(features.dtype)
+
+    result = ex_ridge_dual.check(ridge_dual)
+    assert result.status == "forbidden" and "NumPy" in result.message
 
 
 def test_ridge_dual_stub_is_not_attempted():

@@ -1,7 +1,7 @@
 """Exercises of the chapter "Generalisation in over-parameterised networks".
 
 The references are torch built-ins or closed forms, never the chapter's code:
-the pseudo-inverse for the minimum-norm interpolant, the concatenated
+the pseudo-inverse for the interpolant closest to a starting point, the concatenated
 Jacobian matrix times its transpose for the tangent kernel, and the ridge
 normal equations in parameter space (a P x P solve) for the ridge solution
 that the learner computes in the N x N form.
@@ -19,25 +19,37 @@ def _randn(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     return torch.randn(*shape, generator=_gen, dtype=torch.float64).to(dtype)
 
 
-# -------------------------------------------------------- 1. the minimum-norm interpolant
+# -------------------------------------------------------- 1. the interpolant closest to a start
 
-def _min_norm_reference(features, targets):
-    """The pseudo-inverse applied to the targets."""
-    return torch.linalg.pinv(features) @ targets
+# "compute it with torch": an answer that hands the tensors to NumPy (and calls
+# np.linalg.pinv there) would escape every declaration below.
+_NUMPY_ESCAPE = {
+    name: "your answer calls {name} and computes in NumPy; write it with "
+          "torch operations on the tensors."
+    for name in ("torch.Tensor.numpy", "torch.Tensor.__array__",
+                 "torch.Tensor.tolist")
+}
 
 
-def _min_norm_solution(features, targets):
-    """w = Psi^T a with (Psi Psi^T) a = t: the interpolant in the row space."""
+def _closest_reference(features, targets, start):
+    """pinv(Psi) t + (I - pinv(Psi) Psi) w0: the limit of gradient descent from w0."""
+    pinv = torch.linalg.pinv(features)
+    return pinv @ targets + start - pinv @ (features @ start)
+
+
+def _closest_solution(features, targets, start):
+    """w0 + Psi^T a with (Psi Psi^T) a = t - Psi w0: move w0 in the row space only."""
+    gram = features @ features.T
+    return start + features.T @ torch.linalg.solve(gram, targets - features @ start)
+
+
+def _ignores_start(features, targets, start):
     gram = features @ features.T
     return features.T @ torch.linalg.solve(gram, targets)
 
 
-def _without_gram(features, targets):
-    return features.T @ targets
-
-
-def _divided_by_n(features, targets):
-    return _min_norm_solution(features, targets) / features.shape[0]
+def _adds_start(features, targets, start):
+    return _ignores_start(features, targets, start) + start
 
 
 def _wide(n: int, p: int, k: int | None = None, dtype=torch.float64) -> tuple:
@@ -45,8 +57,12 @@ def _wide(n: int, p: int, k: int | None = None, dtype=torch.float64) -> tuple:
     return _randn(n, p, dtype=dtype), _randn(*shape, dtype=dtype)
 
 
-_scaled = _wide(6, 40)
-_scaled = (1e3 * _scaled[0], _scaled[1])
+def _with_start(n: int, p: int, k: int | None = None, dtype=torch.float64,
+                scale: float = 1.0) -> tuple:
+    features, targets = _wide(n, p, k, dtype)
+    start = _randn(*((p,) if k is None else (p, k)), dtype=dtype)
+    return scale * features, targets, start
+
 
 _FORBIDDEN_FACTOR = {
     name: "your answer calls {name}; use one torch.linalg.solve with the "
@@ -54,43 +70,46 @@ _FORBIDDEN_FACTOR = {
     for name in ("torch.linalg.pinv", "torch.linalg.lstsq", "torch.linalg.svd",
                  "torch.svd", "torch.linalg.inv", "torch.linalg.qr",
                  "torch.linalg.eigh", "torch.pinverse")
-}
+} | _NUMPY_ESCAPE
 
 
 def _rows(n: int) -> tuple:
-    """n examples of 64 features, the same for the same n."""
+    """n examples of 64 features and a start, the same for the same n."""
     gen = torch.Generator().manual_seed(n)
     return (torch.randn(n, 64, generator=gen, dtype=torch.float64),
-            torch.randn(n, generator=gen, dtype=torch.float64))
+            torch.randn(n, generator=gen, dtype=torch.float64),
+            torch.randn(64, generator=gen, dtype=torch.float64))
 
 
-ex_min_norm_solution = Exercise(
-    name="min_norm_solution",
-    reference=_min_norm_reference,
+ex_closest_interpolant = Exercise(
+    name="closest_interpolant",
+    reference=_closest_reference,
     cases=[
-        Case("5 examples, 12 features", _wide(5, 12)),
+        Case("5 examples, 12 features", _with_start(5, 12)),
         Case("one-hot-like targets: 8 examples, 30 features, 3 outputs",
-             _wide(8, 30, 3)),
-        Case("features of size about 1e3", _scaled),
-        Case("float32 input", _wide(6, 50, dtype=torch.float32)),
-        Case("as many features as examples (square)", _wide(7, 7)),
+             _with_start(8, 30, 3)),
+        Case("features of size about 1e3", _with_start(6, 40, scale=1e3)),
+        Case("float32 input", _with_start(6, 50, dtype=torch.float32)),
+        Case("as many features as examples (square)", _with_start(7, 7)),
     ],
     hints=[
-        "Every gradient step adds a combination of the rows of Psi, so the "
-        "answer is w = Psi^T a for some vector a of N numbers. Which a makes "
-        "Psi w = t?",
-        "Substituting w = Psi^T a into Psi w = t gives (Psi Psi^T) a = t: one "
-        "N x N linear system. Solve it and return Psi^T a.",
+        "Gradient descent from w0 only adds combinations of the rows of Psi, "
+        "so the answer is w = w0 + Psi^T a for some vector a of N numbers. "
+        "Which a makes Psi w = t?",
+        "Substituting w = w0 + Psi^T a into Psi w = t gives (Psi Psi^T) a = "
+        "t - Psi w0: one N x N linear system. Solve it and return "
+        "w0 + Psi^T a.",
     ],
-    solution=_min_norm_solution,
+    solution=_closest_solution,
     rtol=1e-4,
     mistakes=[
-        Mistake(_without_gram,
-                "Psi^T t is the first gradient direction, not the "
-                "interpolant: it does not satisfy Psi w = t."),
-        Mistake(_divided_by_n,
-                "the answer is N times too small: the 1/N of the cost "
-                "changes the gradient, not the interpolant."),
+        Mistake(_ignores_start,
+                "this is the minimum-norm interpolant, the limit from zero: "
+                "the part of the start outside the row space is missing."),
+        Mistake(_adds_start,
+                "adding the whole start to the minimum-norm interpolant "
+                "breaks the fit: only the start's part outside the row space "
+                "survives."),
     ],
     forbidden=_FORBIDDEN_FACTOR,
     loop_free=LoopFree(_rows, sizes=(4, 16), what="the examples"),
@@ -163,6 +182,13 @@ ex_gram_from_jacobians = Exercise(
         Mistake(_mean_over_parameters,
                 "the kernel is a sum over the parameters, not a mean."),
     ],
+    # "without forming G": no concatenation of the flattened Jacobians
+    forbidden={
+        name: "your answer calls {name}, which assembles the N x P matrix G; "
+              "add one contribution per parameter tensor instead."
+        for name in ("torch.cat", "torch.concat", "torch.concatenate",
+                     "torch.hstack", "torch.column_stack")
+    } | _NUMPY_ESCAPE,
     loop_free=(LoopFree(lambda n: (_jacobians(n),), sizes=(4, 16),
                         what="the examples"),
                LoopFree(lambda m: (_jacobians(4, hidden=m),), sizes=(4, 16),
@@ -197,7 +223,8 @@ def _ridge_without_n(features, targets, lam):
 
 
 def _ridge_ignores_lam(features, targets, lam):
-    return _min_norm_solution(features, targets)
+    gram = features @ features.T
+    return features.T @ torch.linalg.solve(gram, targets)
 
 
 ex_ridge_dual = Exercise(
@@ -229,6 +256,7 @@ ex_ridge_dual = Exercise(
                 "from the N x N system."),
     ],
     memory_bound=3.0,
+    forbidden=_NUMPY_ESCAPE,
 )
 
-__all__ = ["ex_min_norm_solution", "ex_gram_from_jacobians", "ex_ridge_dual"]
+__all__ = ["ex_closest_interpolant", "ex_gram_from_jacobians", "ex_ridge_dual"]
