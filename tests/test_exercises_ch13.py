@@ -1,0 +1,181 @@
+"""Checkers of the GloVe chapter: model solutions pass, typical mistakes fail with their own message."""
+import torch
+
+from nbutils.exercises.ch13_glove import ex_glove_grads, ex_ppmi_values
+
+# -- the GloVe gradient of a batch ---------------------------------------------------------------
+
+
+def _residual_times_two(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
+    return 2 * weight * ((W[rows] * W_ctx[cols]).sum(1) + b[rows] + b_ctx[cols] - log_x)
+
+
+def test_glove_grads_model_solution_passes():
+    result = ex_glove_grads.check(ex_glove_grads.model_solution)
+    assert result.passed, result.message
+
+
+def test_glove_grads_with_one_hot_matrices_also_passes():
+    def glove_grads(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):  # another way: P^T (s * ...)
+        s = _residual_times_two(W, W_ctx, b, b_ctx, rows, cols, log_x, weight)
+        P = torch.nn.functional.one_hot(rows, W.shape[0]).to(W.dtype)
+        Q = torch.nn.functional.one_hot(cols, W_ctx.shape[0]).to(W.dtype)
+        return P.T @ (s[:, None] * W_ctx[cols]), Q.T @ (s[:, None] * W[rows]), P.T @ s, Q.T @ s
+
+    result = ex_glove_grads.check(glove_grads)
+    assert result.passed, result.message
+
+
+def test_glove_grads_missing_factor_two_is_named():
+    def glove_grads(*args):
+        return tuple(g / 2 for g in ex_glove_grads.model_solution(*args))
+
+    result = ex_glove_grads.check(glove_grads)
+    assert not result.passed and "half the right size" in result.message
+
+
+def test_glove_grads_overwriting_repeated_words_is_named():
+    def glove_grads(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
+        s = _residual_times_two(W, W_ctx, b, b_ctx, rows, cols, log_x, weight)
+        gW, gC, gb, gc = (torch.zeros_like(t) for t in (W, W_ctx, b, b_ctx))
+        gW[rows] = s[:, None] * W_ctx[cols]
+        gC[cols] = s[:, None] * W[rows]
+        gb[rows] = s
+        gc[cols] = s
+        return gW, gC, gb, gc
+
+    result = ex_glove_grads.check(glove_grads)
+    assert not result.passed and "overwrite" in result.message
+
+
+def test_glove_grads_own_vector_is_named():
+    def glove_grads(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
+        s = _residual_times_two(W, W_ctx, b, b_ctx, rows, cols, log_x, weight)
+        return (torch.zeros_like(W).index_add_(0, rows, s[:, None] * W[rows]),
+                torch.zeros_like(W_ctx).index_add_(0, cols, s[:, None] * W_ctx[cols]),
+                torch.zeros_like(b).index_add_(0, rows, s), torch.zeros_like(b_ctx).index_add_(0, cols, s))
+
+    result = ex_glove_grads.check(glove_grads)
+    assert not result.passed and "*other*" in result.message
+
+
+def test_glove_grads_autograd_is_refused():
+    def glove_grads(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
+        leaves = [t.detach().clone().requires_grad_() for t in (W, W_ctx, b, b_ctx)]
+        Wl, Cl, bl, cl = leaves
+        cost = (weight * ((Wl[rows] * Cl[cols]).sum(1) + bl[rows] + cl[cols] - log_x) ** 2).sum()
+        return torch.autograd.grad(cost, leaves)
+
+    result = ex_glove_grads.check(glove_grads)
+    assert result.status == "forbidden" and "torch.autograd.grad" in result.message
+
+
+def test_glove_grads_loop_over_pairs_is_refused():
+    def glove_grads(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
+        s = _residual_times_two(W, W_ctx, b, b_ctx, rows, cols, log_x, weight)
+        gW, gC, gb, gc = (torch.zeros_like(t) for t in (W, W_ctx, b, b_ctx))
+        for k in range(len(rows)):
+            gW[rows[k]] += s[k] * W_ctx[cols[k]]
+            gC[cols[k]] += s[k] * W[rows[k]]
+            gb[rows[k]] += s[k]
+            gc[cols[k]] += s[k]
+        return gW, gC, gb, gc
+
+    result = ex_glove_grads.check(glove_grads)
+    assert result.status == "python_loop", result.message
+
+
+def test_glove_grads_float64_for_float32_input_is_a_dtype_error():
+    def glove_grads(*args):
+        return tuple(g.double() for g in ex_glove_grads.model_solution(*args))
+
+    result = ex_glove_grads.check(glove_grads)
+    assert result.status == "wrong_dtype" and "float32" in result.message
+
+
+def test_glove_grads_stub_is_not_attempted():
+    def glove_grads(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
+        ...  # your code here
+
+    assert ex_glove_grads.check(glove_grads).status == "not_attempted"
+
+
+# -- PPMI values without a dense matrix ----------------------------------------------------------
+
+
+def _marginals(rows, cols, counts, vocab_size):
+    row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, rows, counts)
+    col_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, cols, counts)
+    return row_sums[rows], col_sums[cols]
+
+
+def test_ppmi_values_model_solution_passes():
+    result = ex_ppmi_values.check(ex_ppmi_values.model_solution)
+    assert result.passed, result.message
+
+
+def test_ppmi_values_with_bincount_also_passes():
+    def ppmi_values(rows, cols, counts, vocab_size):  # another way: bincount and log differences
+        row_sums = torch.bincount(rows, weights=counts, minlength=vocab_size)
+        col_sums = torch.bincount(cols, weights=counts, minlength=vocab_size)
+        pmi = counts.log() + counts.sum().log() - row_sums[rows].log() - col_sums[cols].log()
+        return pmi.clamp_min(0).to(counts.dtype)
+
+    result = ex_ppmi_values.check(ppmi_values)
+    assert result.passed, result.message
+
+
+def test_ppmi_values_unclipped_pmi_is_named():
+    def ppmi_values(rows, cols, counts, vocab_size):
+        row, col = _marginals(rows, cols, counts, vocab_size)
+        return torch.log(counts * counts.sum() / (row * col))
+
+    result = ex_ppmi_values.check(ppmi_values)
+    assert not result.passed and "this is PMI" in result.message
+
+
+def test_ppmi_values_wrong_total_is_named():
+    def ppmi_values(rows, cols, counts, vocab_size):
+        row, col = _marginals(rows, cols, counts, vocab_size)
+        return torch.clamp(torch.log(counts * len(counts) / (row * col)), min=0)
+
+    result = ex_ppmi_values.check(ppmi_values)
+    assert not result.passed and "sum of all counts" in result.message
+
+
+def test_ppmi_values_row_sums_for_both_words_is_named():
+    def ppmi_values(rows, cols, counts, vocab_size):
+        row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, rows, counts)
+        return torch.clamp(torch.log(counts * counts.sum() / (row_sums[rows] * row_sums[cols])), min=0)
+
+    result = ex_ppmi_values.check(ppmi_values)
+    assert not result.passed and "column" in result.message
+
+
+def test_ppmi_values_dense_matrix_is_refused():
+    def ppmi_values(rows, cols, counts, vocab_size):
+        dense = torch.zeros(vocab_size, vocab_size, dtype=counts.dtype)
+        dense[rows, cols] = counts
+        expected = dense.sum(1, keepdim=True) * dense.sum(0, keepdim=True) / dense.sum()
+        return torch.clamp(torch.log(counts / expected[rows, cols]), min=0)
+
+    result = ex_ppmi_values.check(ppmi_values)
+    assert result.status == "memory" and "(300, 300)" in result.message
+
+
+def test_ppmi_values_loop_over_entries_is_refused():
+    def ppmi_values(rows, cols, counts, vocab_size):
+        row, col = _marginals(rows, cols, counts, vocab_size)
+        total = counts.sum()
+        return torch.stack([torch.clamp(torch.log(counts[k] * total / (row[k] * col[k])), min=0)
+                            for k in range(len(counts))])
+
+    result = ex_ppmi_values.check(ppmi_values)
+    assert result.status == "python_loop", result.message
+
+
+def test_ppmi_values_stub_is_not_attempted():
+    def ppmi_values(rows, cols, counts, vocab_size):
+        ...  # your code here
+
+    assert ex_ppmi_values.check(ppmi_values).status == "not_attempted"
