@@ -66,6 +66,16 @@ def test_l1_prox_step_loop_over_entries_is_refused():
     assert result.status == "python_loop", result.message
 
 
+def test_l1_prox_step_loop_over_python_numbers_is_refused():
+    def l1_prox_step(W, grad_J, lr, l1):
+        u = (W - lr * grad_J).flatten().tolist()
+        out = [max(abs(v) - lr * l1, 0.0) * (1 if v > 0 else -1) for v in u]
+        return torch.tensor(out, dtype=W.dtype).reshape(W.shape)
+
+    result = ex_l1_prox_step.check(l1_prox_step)
+    assert result.status == "forbidden" and "tolist" in result.message, result.message
+
+
 def test_l1_prox_step_float64_for_float32_input_is_a_dtype_error():
     def l1_prox_step(W, grad_J, lr, l1):
         return ex_l1_prox_step.model_solution(W.double(), grad_J.double(), lr, l1)

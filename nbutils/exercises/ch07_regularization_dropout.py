@@ -115,6 +115,10 @@ ex_l1_prox_step = Exercise(
     forbidden={
         "torch.nn.functional.softshrink": "your answer calls {name}; write "
         "the soft threshold with sign, abs and clamp instead.",
+        # a loop over Python numbers would not show in the operation count
+        **{name: "your answer leaves torch with {name}; compute on the whole "
+                 "tensor with tensor operations"
+           for name in ("torch.Tensor.tolist", "torch.Tensor.item", "torch.Tensor.numpy")},
     },
     loop_free=LoopFree(_prox_size, sizes=(4, 16), what="the weights"),
     memory_bound=4.0,
