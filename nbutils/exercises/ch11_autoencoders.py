@@ -102,7 +102,7 @@ ex_principal_angles = Exercise(
     cases=[
         Case("two random planes in R^5", _subspaces(5, 2, seed=0)),
         Case("two random 4-dim subspaces of R^10", _subspaces(10, 4, seed=1)),
-        Case("two lines (p = 1) in R^6", _subspaces(6, 1, seed=5)),
+        Case("two lines (q = 1) in R^6", _subspaces(6, 1, seed=5)),
         Case("bases with columns of lengths 1e-3 to 1e3, not orthogonal", _badly_scaled()),
         Case("nearly equal subspaces (angles about 1e-7)", _nearly_equal(),
              nonfinite_hint="A cosine a little above 1 from round-off makes arccos NaN."),
@@ -132,10 +132,12 @@ ex_principal_angles = Exercise(
         Mistake(_angles_cosines,
                 "these are the cosines of the angles; return the angles."),
     ],
+    # "no SciPy": handing a tensor to NumPy or SciPy calls Tensor.__array__. (Tensor.numpy itself cannot be
+    # forbidden: an answer that returns a NumPy array must fail as a wrong type, like in every exercise.)
     forbidden={
-        name: "your answer calls {name}, which converts to NumPy (for SciPy?); "
-              "compute the angles with torch operations."
-        for name in ("torch.Tensor.numpy", "torch.Tensor.__array__", "torch.Tensor.tolist")
+        name: "your answer calls {name}, which hands the tensors to NumPy (for "
+              "SciPy?); compute the angles with torch operations."
+        for name in ("torch.Tensor.__array__", "torch.as_tensor")
     },
     loop_free=LoopFree(_angles_loop_args, sizes=(2, 8), what="the columns"),
 )
