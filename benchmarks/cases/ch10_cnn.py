@@ -49,7 +49,10 @@ RATIOS = [
               lambda x, w, b: F.conv2d(x, w, b, padding=1), feature_maps, size=32, goal=CONV_RECURRENT_GOAL),
     RatioCase("conv2d backward (im2col, col2im) vs autograd",
               lambda ch: lambda g, x, w: ch.conv2d_backward(g, x, w, padding=1), conv_backward_by_autograd,
-              backward_inputs, size=32, goal=CONV_RECURRENT_GOAL, rtol=1e-4),
+              backward_inputs, size=32, goal=CONV_RECURRENT_GOAL, rtol=1e-4,
+              reason="the chapter adds the patch gradients back onto their pixels with one index_add_ "
+                     "(col2im, the literal adjoint of im2col), where PyTorch runs the backward pass as "
+                     "convolutions"),
     RatioCase("max pooling 2 x 2 (patch matrix)", lambda ch: lambda x: ch.pool2d(x, 2), lambda x: F.max_pool2d(x, 2),
               even_maps, size=32, goal=ELEMENTWISE_GOAL,
               reason="the chapter reuses the convolution's patch matrix for pooling, which gathers a copy of "
