@@ -132,7 +132,8 @@ def test_perplexity_exp_of_the_sum_fails():
 def test_perplexity_loop_over_the_text_is_refused():
     def addk_bigram_perplexity(counts, ids, delta):
         V = counts.shape[0]
-        logs = [torch.log((counts[a, b] + delta) / (counts[a].sum() + delta * V)) for a, b in zip(ids[:-1], ids[1:], strict=True)]
+        logs = [torch.log((counts[a, b] + delta) / (counts[a].sum() + delta * V))
+                for a, b in zip(ids[:-1], ids[1:], strict=True)]
         return torch.exp(-torch.stack(logs).mean())
 
     result = ex_addk_bigram_perplexity.check(addk_bigram_perplexity)
