@@ -189,6 +189,17 @@ def test_clip_global_norm_builtin_is_refused():
     assert result.status == "forbidden" and "clip_grad_norm_" in result.message
 
 
+def test_clip_global_norm_in_place_like_clip_grad_norm_is_refused():
+    def clip_global_norm(grads, max_norm):  # scales the given tensors, as clip_grad_norm_ does to .grad
+        total = torch.sqrt(sum((g**2).sum() for g in grads))
+        for g in grads:
+            g.mul_(torch.clamp(max_norm / (total + 1e-6), max=1.0))
+        return grads
+
+    result = ex_clip_global_norm.check(clip_global_norm)
+    assert result.status == "mutated_input" and "changed its input" in result.message
+
+
 def test_clip_global_norm_stub_is_not_attempted():
     def clip_global_norm(grads, max_norm):
         ...  # your code here

@@ -125,6 +125,29 @@ def test_ntk_gram_einsum_also_passes():
     assert result.passed, result.message
 
 
+def test_ntk_gram_scaling_the_jacobians_in_place_is_refused():
+    def gram_from_jacobians(jacobians):
+        total = 0
+        for jac in jacobians.values():
+            flat = jac.reshape(jac.shape[0], -1)  # a view: the in-place product changes the learner's dict
+            total = total + flat @ flat.T
+            flat.mul_(0)
+        return total
+
+    result = ex_gram_from_jacobians.check(gram_from_jacobians)
+    assert result.status == "mutated_input" and "changed its input" in result.message
+
+
+def test_ntk_gram_float32_kept():
+    dtypes = {j.dtype for case in ex_gram_from_jacobians.cases for j in case.args[0].values()}
+    assert dtypes == {torch.float32, torch.float64}
+
+    def gram_from_jacobians(jacobians):
+        return sum((j.reshape(j.shape[0], -1) @ j.reshape(j.shape[0], -1).T).double() for j in jacobians.values())
+
+    assert ex_gram_from_jacobians.check(gram_from_jacobians).status == "wrong_dtype"
+
+
 def test_ntk_gram_first_tensor_only_is_named():
     def gram_from_jacobians(jacobians):
         j = next(iter(jacobians.values())).flatten(1)
