@@ -106,6 +106,14 @@ def test_logistic_product_form_also_passes():
     assert result.passed, result.message
 
 
+def test_logistic_with_another_name_for_n_also_passes():
+    def logistic_param_derivative(x0, a, steps):  # n is passed by position, so its name is the learner's
+        return ex_logistic_param_derivative.model_solution(x0, a, steps)
+
+    result = ex_logistic_param_derivative.check(logistic_param_derivative)
+    assert result.passed, result.message
+
+
 def test_logistic_stub_is_not_attempted():
     def logistic_param_derivative(x0, a, n): ...
 
