@@ -1,10 +1,10 @@
 """Exercises of the chapter "Generalisation in over-parameterised networks".
 
 The references are torch built-ins or closed forms, never the chapter's code:
-the pseudo-inverse for the interpolant closest to a starting point, the concatenated
-Jacobian matrix times its transpose for the tangent kernel, and the ridge
-normal equations in parameter space (a P x P solve) for the ridge solution
-that the learner computes in the N x N form.
+the pseudo-inverse for the interpolant closest to a starting point, the
+concatenated Jacobian matrix times its transpose for the tangent kernel, and
+the ridge normal equations in parameter space (a P x P solve) for the ridge
+solution that the learner computes in the N x N form.
 """
 from __future__ import annotations
 
@@ -19,28 +19,32 @@ def _randn(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
     return torch.randn(*shape, generator=_gen, dtype=torch.float64).to(dtype)
 
 
-# -------------------------------------------------------- 1. the interpolant closest to a start
+# ------------------------------------ 1. the interpolant closest to a start
 
-# "compute it with torch": an answer that hands the tensors to NumPy (and calls
-# np.linalg.pinv there) would escape every declaration below.
+# "no NumPy": an answer that hands the tensors to NumPy (and calls
+# np.linalg.pinv there) would escape every declaration below. np.asarray goes
+# through Tensor.__array__, np.from_dlpack through Tensor.__dlpack__.
 _NUMPY_ESCAPE = {
     name: "your answer calls {name} and computes in NumPy; write it with "
           "torch operations on the tensors."
     for name in ("torch.Tensor.numpy", "torch.Tensor.__array__",
-                 "torch.Tensor.tolist")
+                 "torch.Tensor.tolist", "torch.Tensor.__dlpack__",
+                 "torch.Tensor.__dlpack_device__",
+                 "torch.utils.dlpack.to_dlpack")
 }
 
 
 def _closest_reference(features, targets, start):
-    """pinv(Psi) t + (I - pinv(Psi) Psi) w0: the limit of gradient descent from w0."""
+    """pinv(Psi) t + (I - pinv(Psi) Psi) w0: the limit of descent from w0."""
     pinv = torch.linalg.pinv(features)
     return pinv @ targets + start - pinv @ (features @ start)
 
 
 def _closest_solution(features, targets, start):
-    """w0 + Psi^T a with (Psi Psi^T) a = t - Psi w0: move w0 in the row space only."""
+    """w0 + Psi^T a with (Psi Psi^T) a = t - Psi w0: a move in the row space."""
     gram = features @ features.T
-    return start + features.T @ torch.linalg.solve(gram, targets - features @ start)
+    residual = targets - features @ start
+    return start + features.T @ torch.linalg.solve(gram, residual)
 
 
 def _ignores_start(features, targets, start):
@@ -64,12 +68,24 @@ def _with_start(n: int, p: int, k: int | None = None, dtype=torch.float64,
     return scale * features, targets, start
 
 
+# "no pseudo-inverse, least-squares solver, inverse, SVD, QR or
+# eigendecomposition": every torch spelling of these (the aliases, such as
+# torch.inverse and Tensor.pinverse, are caught with them).
 _FORBIDDEN_FACTOR = {
     name: "your answer calls {name}; use one torch.linalg.solve with the "
           "N x N Gram matrix of the rows instead."
     for name in ("torch.linalg.pinv", "torch.linalg.lstsq", "torch.linalg.svd",
-                 "torch.svd", "torch.linalg.inv", "torch.linalg.qr",
-                 "torch.linalg.eigh", "torch.pinverse")
+                 "torch.svd", "torch.linalg.svdvals", "torch.svd_lowrank",
+                 "torch.pca_lowrank", "torch.linalg.inv",
+                 "torch.cholesky_inverse", "torch.linalg.qr",
+                 "torch.linalg.eigh", "torch.linalg.eigvalsh",
+                 "torch.linalg.eig", "torch.linalg.eigvals", "torch.pinverse")
+} | {
+    # matrix_power(G, -1) is the inverse under another name
+    "torch.linalg.matrix_power": "your answer calls {name}; a negative power "
+                                 "is an inverse. Use one torch.linalg.solve "
+                                 "with the N x N Gram matrix of the rows "
+                                 "instead.",
 } | _NUMPY_ESCAPE
 
 
@@ -91,6 +107,8 @@ ex_closest_interpolant = Exercise(
         Case("features of size about 1e3", _with_start(6, 40, scale=1e3)),
         Case("float32 input", _with_start(6, 50, dtype=torch.float32)),
         Case("as many features as examples (square)", _with_start(7, 7)),
+        Case("many more features than examples: 4 examples, 200 features",
+             _with_start(4, 200)),
     ],
     hints=[
         "Gradient descent from w0 only adds combinations of the rows of Psi, "
@@ -111,16 +129,20 @@ ex_closest_interpolant = Exercise(
                 "breaks the fit: only the start's part outside the row space "
                 "survives."),
     ],
+    # "only one N x N linear system": a P x P matrix (the normal equations in
+    # parameter space) is P / N times the features, 50 times in the last case
+    memory_bound=3.0,
     forbidden=_FORBIDDEN_FACTOR,
     loop_free=LoopFree(_rows, sizes=(4, 16), what="the examples"),
 )
 
 
-# -------------------------------------------------------- 2. the tangent-kernel Gram matrix
+# ------------------------------------------ 2. the tangent-kernel Gram matrix
 
 def _gram_reference(jacobians):
     """Concatenate the flattened per-example Jacobians into G (N, P); G G^T."""
-    g = torch.cat([j.reshape(j.shape[0], -1) for j in jacobians.values()], 1)
+    flat = [j.reshape(j.shape[0], -1) for j in jacobians.values()]
+    g = torch.cat(flat, 1)
     return g @ g.T
 
 
@@ -165,6 +187,8 @@ ex_gram_from_jacobians = Exercise(
         Case("wider: 6 examples, 40 hidden units", (_jacobians(6, 40),)),
         Case("float32 input", (_jacobians(5, dtype=torch.float32),)),
         Case("a single parameter tensor", ({"w": _randn(3, 7)},)),
+        Case("3 examples, 32 parameter tensors of 8 entries each",
+             ({f"w{i}": _randn(3, 8) for i in range(32)},)),
     ],
     hints=[
         "Entry (n, m) is the dot product of two gradients: sum over every "
@@ -182,7 +206,13 @@ ex_gram_from_jacobians = Exercise(
         Mistake(_mean_over_parameters,
                 "the kernel is a sum over the parameters, not a mean."),
     ],
-    # "without forming G": no concatenation of the flattened Jacobians
+    # "without assembling G": G is P / (largest tensor's size) times the
+    # largest Jacobian, 32 times in the last case, however it is built (by
+    # torch.cat, by filling the slices of a zero matrix, by padding and
+    # adding). Broadcast products of rows, N x N x size, are at most N = 16
+    # times the largest input (in the loop check), and stay allowed.
+    memory_bound=20.0,
+    # "no torch.cat or other concatenation"
     forbidden={
         name: "your answer calls {name}, which assembles the N x P matrix G; "
               "add one contribution per parameter tensor instead."
@@ -196,7 +226,7 @@ ex_gram_from_jacobians = Exercise(
 )
 
 
-# -------------------------------------------------------- 3. ridge in the N x N form
+# -------------------------------------------------- 3. ridge in the N x N form
 
 def _ridge_reference(features, targets, lam):
     """Normal equations (Psi^T Psi + N lam I) w = Psi^T t, a P x P solve.
@@ -214,8 +244,8 @@ def _ridge_solution(features, targets, lam):
     """w = Psi^T (Psi Psi^T + N lam I)^{-1} t: only N x N matrices."""
     n = features.shape[0]
     eye = torch.eye(n, dtype=features.dtype)
-    return features.T @ torch.linalg.solve(features @ features.T + n * lam * eye,
-                                           targets)
+    system = features @ features.T + n * lam * eye
+    return features.T @ torch.linalg.solve(system, targets)
 
 
 def _ridge_without_n(features, targets, lam):
@@ -256,7 +286,14 @@ ex_ridge_dual = Exercise(
                 "from the N x N system."),
     ],
     memory_bound=3.0,
-    forbidden=_NUMPY_ESCAPE,
+    # "computes w that way", from the N x N linear system: the thin SVD of
+    # Psi with the filter factors of (9.4) is another route, not this one
+    forbidden={
+        name: "your answer calls {name}; derive the N x N linear system from "
+              "the normal equations and solve it instead."
+        for name in ("torch.linalg.svd", "torch.svd", "torch.svd_lowrank",
+                     "torch.pca_lowrank")
+    } | _NUMPY_ESCAPE,
 )
 
 __all__ = ["ex_closest_interpolant", "ex_gram_from_jacobians", "ex_ridge_dual"]
