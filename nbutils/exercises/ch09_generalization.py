@@ -23,7 +23,9 @@ def _randn(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
 
 # "no NumPy": an answer that hands the tensors to NumPy (and calls
 # np.linalg.pinv there) would escape every declaration below. np.asarray goes
-# through Tensor.__array__, np.from_dlpack through Tensor.__dlpack__.
+# through Tensor.__array__, np.from_dlpack through Tensor.__dlpack__
+# (torch.utils.dlpack.to_dlpack is a C function that the recording does not
+# see yet; it is declared so that it is refused once it does).
 _NUMPY_ESCAPE = {
     name: "your answer calls {name} and computes in NumPy; write it with "
           "torch operations on the tensors."
