@@ -327,9 +327,9 @@ def test_closest_parameter_space_solve_exceeds_memory_bound():
 
 
 def test_closest_case_with_many_more_features_than_examples():
-    names = [case.name for case in ex_closest_interpolant.cases]
-    features = ex_closest_interpolant.cases[-1].args[0]
-    assert "200 features" in names[-1] and features.shape[1] >= 50 * features.shape[0]
+    features = ex_closest_interpolant.cases[2].args[0]
+    assert "200 features" in ex_closest_interpolant.cases[2].name
+    assert features.shape[1] >= 50 * features.shape[0]
 
 
 def test_closest_triangular_solves_also_pass():
@@ -362,7 +362,7 @@ def test_ntk_gram_filling_slices_of_g_exceeds_memory_bound():
 
     result = ex_gram_from_jacobians.check(gram_from_jacobians)
     assert result.status == "memory", result.message
-    assert "(3, 256)" in result.message and "32 parameter tensors" in result.message
+    assert "(1, 256)" in result.message and "32 parameter tensors" in result.message
 
 
 def test_ntk_gram_padding_and_adding_exceeds_memory_bound():

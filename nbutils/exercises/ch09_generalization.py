@@ -106,11 +106,10 @@ ex_closest_interpolant = Exercise(
         Case("5 examples, 12 features", _with_start(5, 12)),
         Case("one-hot-like targets: 8 examples, 30 features, 3 outputs",
              _with_start(8, 30, 3)),
-        Case("features of size about 1e3", _with_start(6, 40, scale=1e3)),
+        Case("features of size about 1e3; 4 examples, 200 features",
+             _with_start(4, 200, scale=1e3)),
         Case("float32 input", _with_start(6, 50, dtype=torch.float32)),
         Case("as many features as examples (square)", _with_start(7, 7)),
-        Case("many more features than examples: 4 examples, 200 features",
-             _with_start(4, 200)),
     ],
     hints=[
         "Gradient descent from w0 only adds combinations of the rows of Psi, "
@@ -132,7 +131,7 @@ ex_closest_interpolant = Exercise(
                 "survives."),
     ],
     # "only one N x N linear system": a P x P matrix (the normal equations in
-    # parameter space) is P / N times the features, 50 times in the last case
+    # parameter space) is P / N times the features, 50 times in the third case
     memory_bound=3.0,
     forbidden=_FORBIDDEN_FACTOR,
     loop_free=LoopFree(_rows, sizes=(4, 16), what="the examples"),
@@ -185,12 +184,11 @@ ex_gram_from_jacobians = Exercise(
     reference=_gram_reference,
     cases=[
         Case("4 examples, W (5, 3), b (5,), a (5,)", (_jacobians(4),)),
-        Case("one example", (_jacobians(1),)),
+        Case("one example, 32 parameter tensors of 8 entries each",
+             ({f"w{i}": _randn(1, 8) for i in range(32)},)),
         Case("wider: 6 examples, 40 hidden units", (_jacobians(6, 40),)),
         Case("float32 input", (_jacobians(5, dtype=torch.float32),)),
         Case("a single parameter tensor", ({"w": _randn(3, 7)},)),
-        Case("3 examples, 32 parameter tensors of 8 entries each",
-             ({f"w{i}": _randn(3, 8) for i in range(32)},)),
     ],
     hints=[
         "Entry (n, m) is the dot product of two gradients: sum over every "
@@ -209,7 +207,7 @@ ex_gram_from_jacobians = Exercise(
                 "the kernel is a sum over the parameters, not a mean."),
     ],
     # "without assembling G": G is P / (largest tensor's size) times the
-    # largest Jacobian, 32 times in the last case, however it is built (by
+    # largest Jacobian, 32 times in the second case, however it is built (by
     # torch.cat, by filling the slices of a zero matrix, by padding and
     # adding). Broadcast products of rows, N x N x size, are at most N = 16
     # times the largest input (in the loop check), and stay allowed.
