@@ -85,7 +85,7 @@ def test_optimisers_skip_parameters_without_grad_and_accept_tensor_rates():
 
 @pytest.mark.parametrize("k", [0, 1, 9, 10, 11, 57])
 def test_schedules_are_the_closed_forms(k):
-    assert ch.step_schedule(k, 0.2, gamma=0.1, every=10) == pytest.approx(0.2 * 0.1 ** (k // 10), rel=1e-12)
+    assert ch.step_schedule(k, 0.2, q=0.1, T=10) == pytest.approx(0.2 * 0.1 ** (k // 10), rel=1e-12)
     assert ch.exponential_schedule(k, 0.2, c=0.3) == pytest.approx(0.2 * math.exp(-0.3 * k), rel=1e-12)
     assert ch.inverse_schedule(k, 0.2, c=0.5) == pytest.approx(0.2 / (1 + 0.5 * k), rel=1e-12)
 
