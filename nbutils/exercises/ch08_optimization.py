@@ -149,7 +149,8 @@ ex_adam_step = Exercise(
                 "step, counted from 1, so the first step divides by 1 - beta."),
         Mistake(_variant(use_max=False),
                 "the denominator uses v itself: AMSGrad divides by the running "
-                "maximum v_max of v, so the step size can never grow back."),
+                "maximum v_max of v, so the raw second moment in the "
+                "denominator never decreases."),
         Mistake(_variant(max_of_corrected=True),
                 "keep the maximum of the raw v, as torch does, and divide it by "
                 "1 - beta2**k only where you use it."),
