@@ -412,3 +412,26 @@ def test_stored_figures_fit_the_text_column(chapter):
                 wide.append(f"cell {index} {name}: {png_width(image)} px")
     assert not wide, (f"{path.stem}: figures wider than {MAX_FIGURE_PX} px; draw them narrower "
                       "(nbutils.plot.figure(width=...), legends inside the axes):\n  " + "\n  ".join(wide))
+
+
+LIST_MARKER = re.compile(r"^\s*([-+*]|\d+\.)\s")
+
+
+def test_inline_math_never_breaks_into_a_list(chapter):
+    """A line that starts with `- `, `+ `, `* ` or `1. ` inside inline math starts a Markdown list on the page.
+
+    (`$a\\n- b$` renders as the text "$a" and a bullet "b$".) Keep the operator at the end of the line before.
+    """
+    path, nb = chapter
+    broken = []
+    for index, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "markdown":
+            continue
+        prose = re.sub(r"\$\$.*?\$\$", "", text(cell), flags=re.DOTALL)  # display math may break anywhere
+        for paragraph in prose.split("\n\n"):
+            before = ""
+            for line in paragraph.split("\n"):
+                if LIST_MARKER.match(line) and before.count("$") % 2 == 1:
+                    broken.append(f"cell {index}: {line[:60]!r}")
+                before += line
+    assert not broken, f"{path.stem}: a line inside inline math starts like a list item:\n  " + "\n  ".join(broken)
