@@ -10,6 +10,7 @@ import torch
 
 import nbutils.exercises
 from nbutils.exercises import Exercise
+from nbutils.exercises.recording import tensors_in
 
 ROOT = Path(__file__).resolve().parent.parent
 DTYPE_PROMISE = re.compile(r"dtype", re.IGNORECASE)
@@ -39,18 +40,6 @@ def exercise_texts_that_promise_a_dtype() -> list[tuple[str, str]]:
     return promises
 
 
-def _tensors(value):
-    """Every tensor in ``value``, also inside tuples, lists and dicts (e.g. a dict of Jacobians)."""
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
-
-
 PROMISES = exercise_texts_that_promise_a_dtype()
 
 
@@ -61,5 +50,5 @@ def test_some_exercise_texts_promise_a_dtype():
 @pytest.mark.parametrize("chapter, name", PROMISES)
 def test_cases_include_float32_and_float64(chapter, name):
     exercise = exercises_by_function()[name]
-    dtypes = {a.dtype for case in exercise.cases for a in _tensors(case.args)}
+    dtypes = {a.dtype for case in exercise.cases for a in tensors_in(case.args)}
     assert {torch.float32, torch.float64} <= dtypes, f"{chapter}: {name}'s cases use only {dtypes}"

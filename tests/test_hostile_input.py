@@ -32,6 +32,7 @@ import torch
 import nbutils.exercises
 from nbutils import data, train, verify, widgets
 from nbutils.exercises.core import NOT_ATTEMPTED, Case, Exercise, LoopFree, is_stub
+from nbutils.exercises.recording import tensors_in
 
 ROOT = Path(__file__).resolve().parent.parent
 HANG_GUARD_SECONDS = 120  # a test that takes this long has hung: dump every stack and stop the run
@@ -82,20 +83,8 @@ def all_exercises() -> dict[str, Exercise]:
 EXERCISES = all_exercises()
 
 
-def _tensors(value):
-    """Every tensor in ``value``, also inside tuples, lists and dicts (an answer may take a tuple of gradients)."""
-    if isinstance(value, torch.Tensor):
-        yield value
-    elif isinstance(value, (tuple, list)):
-        for item in value:
-            yield from _tensors(item)
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from _tensors(item)
-
-
 def _first_tensor(args: tuple) -> torch.Tensor:
-    return next(_tensors(args))
+    return next(tensors_in(args))
 
 
 def _other_float(dtype: torch.dtype) -> torch.dtype:
@@ -256,7 +245,7 @@ def test_checker_is_unharmed_by_hostile_answers(key, case_snapshots, capsys):
         (quick if status == "timeout" else exercise).check(answer)
     assert exercise.check(exercise.model_solution).passed, f"{key} rejects its model solution after hostile answers"
     for before, after in zip(case_snapshots[key], exercise.cases, strict=True):
-        for old, new in zip(_tensors(before.args), _tensors(after.args), strict=True):
+        for old, new in zip(tensors_in(before.args), tensors_in(after.args), strict=True):
             assert torch.equal(old, new), f"{key}: a hostile answer changed the stored case '{before.name}'"
 
 

@@ -129,15 +129,16 @@ class ForbiddenCall(BaseException):
     so the forbidden operation (which may be slow, e.g. torch.func's first call imports torch._dynamo) never runs."""
 
 
-def _tensors(value: Any) -> Iterator[torch.Tensor]:
+def tensors_in(value: Any) -> Iterator[torch.Tensor]:
+    """Every tensor in ``value``, also inside tuples, lists and dicts (a tuple of gradients, a dict of Jacobians)."""
     if isinstance(value, torch.Tensor):
         yield value
     elif isinstance(value, (list, tuple)):
         for item in value:
-            yield from _tensors(item)
+            yield from tensors_in(item)
     elif isinstance(value, dict):
         for item in value.values():
-            yield from _tensors(item)
+            yield from tensors_in(item)
 
 
 def stored_elements(tensor: torch.Tensor) -> int:
@@ -150,7 +151,7 @@ def stored_elements(tensor: torch.Tensor) -> int:
 
 def largest_input(args: tuple, kwargs: dict) -> int:
     """Elements of the largest tensor among the arguments (0 when there is none)."""
-    return max((t.numel() for t in _tensors((args, kwargs))), default=0)
+    return max((t.numel() for t in tensors_in((args, kwargs))), default=0)
 
 
 def operation_name(func: Any) -> str:
@@ -196,7 +197,7 @@ class Recording(TorchFunctionMode):
             if self.forbidden_call is not None:
                 raise ForbiddenCall
         result = func(*args, **(kwargs or {}))
-        for tensor in _tensors(result):
+        for tensor in tensors_in(result):
             size = stored_elements(tensor)
             if size > self.largest[0]:
                 self.largest = (size, tuple(tensor.shape), operation_name(func))
