@@ -2,13 +2,13 @@
 import torch
 import torch.nn.functional as F
 
-from nbutils.exercises.ch10_cnn import ex_conv_output_size, ex_grouped_conv2d, ex_maxpool2d_backward
+from nbutils.exercises.ch10_cnn import ex_grouped_conv2d, ex_maxpool2d_backward, ex_output_lengths
 
 # -- the output size -----------------------------------------------------------------------------
 
 
 def test_conv_output_size_model_solution_passes():
-    result = ex_conv_output_size.check(ex_conv_output_size.model_solution)
+    result = ex_output_lengths.check(ex_output_lengths.model_solution)
     assert result.passed, result.message
 
 
@@ -17,14 +17,14 @@ def test_conv_output_size_written_another_way_passes():
         span = dilation * (k - 1) + 1
         return torch.div(n + 2 * padding - span, stride, rounding_mode="floor") + 1
 
-    assert ex_conv_output_size.check(conv_output_size).passed
+    assert ex_output_lengths.check(conv_output_size).passed
 
 
 def test_conv_output_size_rounding_up_is_named():
     def conv_output_size(n, k, stride=1, padding=0, dilation=1):
         return torch.ceil((n + 2 * padding - dilation * (k - 1) - 1) / stride).long() + 1
 
-    result = ex_conv_output_size.check(conv_output_size)
+    result = ex_output_lengths.check(conv_output_size)
     assert not result.passed and "rounds the number of strides down" in result.message
 
 
@@ -32,7 +32,7 @@ def test_conv_output_size_forgotten_dilation_is_named():
     def conv_output_size(n, k, stride=1, padding=0, dilation=1):
         return (n + 2 * padding - k) // stride + 1
 
-    result = ex_conv_output_size.check(conv_output_size)
+    result = ex_output_lengths.check(conv_output_size)
     assert not result.passed and "d * (k - 1) + 1" in result.message
 
 
@@ -40,7 +40,7 @@ def test_conv_output_size_padding_on_one_side_is_named():
     def conv_output_size(n, k, stride=1, padding=0, dilation=1):
         return (n + padding - dilation * (k - 1) - 1) // stride + 1
 
-    result = ex_conv_output_size.check(conv_output_size)
+    result = ex_output_lengths.check(conv_output_size)
     assert not result.passed and "on each side" in result.message
 
 
@@ -48,7 +48,7 @@ def test_conv_output_size_true_division_is_a_dtype_error():
     def conv_output_size(n, k, stride=1, padding=0, dilation=1):
         return (n + 2 * padding - dilation * (k - 1) - 1) / stride + 1
 
-    result = ex_conv_output_size.check(conv_output_size)
+    result = ex_output_lengths.check(conv_output_size)
     assert result.status == "wrong_dtype" and "int64" in result.message
 
 
@@ -56,7 +56,36 @@ def test_conv_output_size_stub_is_not_attempted():
     def conv_output_size(n, k, stride=1, padding=0, dilation=1):
         ...  # your code here
 
-    assert ex_conv_output_size.check(conv_output_size).status == "not_attempted"
+    assert ex_output_lengths.check(conv_output_size).status == "not_attempted"
+
+def test_conv_output_size_asking_pytorch_on_the_meta_device_is_refused():
+    def output_lengths(n, k, stride=1, padding=0, dilation=1):  # the checker's own reference, copied
+        weight = torch.empty(1, 1, k, device="meta")
+        return torch.tensor([F.conv1d(torch.empty(1, 1, int(m), device="meta"), weight, stride=stride,
+                                      padding=padding, dilation=dilation).shape[-1] for m in n])
+
+    result = ex_output_lengths.check(output_lengths)
+    assert result.status == "forbidden" and "conv1d" in result.message and "derive it" in result.message
+
+
+def test_conv_output_size_other_shape_oracles_are_refused():
+    def by_aten(n, k, stride=1, padding=0, dilation=1):
+        weight = torch.empty(1, 1, k, device="meta")
+        return torch.tensor([torch.ops.aten.conv1d.default(torch.empty(1, 1, int(m), device="meta"), weight, None,
+                                                           [stride], [padding], [dilation]).shape[-1] for m in n])
+
+    def by_pooling(n, k, stride=1, padding=0, dilation=1):
+        return torch.tensor([F.max_pool1d(torch.empty(1, 1, int(m) + 2 * padding, device="meta"), k, stride,
+                                          dilation=dilation).shape[-1] for m in n])
+
+    def by_unfold(n, k, stride=1, padding=0, dilation=1):
+        return torch.tensor([F.unfold(torch.empty(1, 1, 1, int(m), device="meta"), (1, k), dilation=dilation,
+                                      padding=(0, padding), stride=stride).shape[-1] for m in n])
+
+    for answer in (by_aten, by_pooling, by_unfold):
+        result = ex_output_lengths.check(answer)
+        assert result.status == "forbidden", (answer.__name__, result.message)
+
 
 
 # -- the grouped convolution ---------------------------------------------------------------------
@@ -130,6 +159,29 @@ def test_grouped_conv2d_nn_module_is_refused_too():
 
     result = ex_grouped_conv2d.check(grouped_conv2d)
     assert result.status == "forbidden"
+
+def test_grouped_conv2d_convolutions_under_other_names_are_refused():
+    def by_aten(x, weight, bias, groups):
+        return torch.ops.aten.conv2d(x, weight, bias, [1, 1], [0, 0], [1, 1], groups)
+
+    def by_aten_overload(x, weight, bias, groups):
+        return torch.ops.aten.conv2d.default(x, weight, bias, [1, 1], [0, 0], [1, 1], groups)
+
+    def by_private_convolution(x, weight, bias, groups):
+        return torch._convolution(x, weight, bias, [1, 1], [0, 0], [1, 1], False, [0, 0], groups,
+                                  False, False, True, True)
+
+    def by_convolution(x, weight, bias, groups):
+        return torch.convolution(x, weight, bias, [1, 1], [0, 0], [1, 1], False, [0, 0], groups)
+
+    def by_aten_convolution(x, weight, bias, groups):
+        return torch.ops.aten._convolution.default(x, weight, bias, [1, 1], [0, 0], [1, 1], False, [0, 0],
+                                                   groups, False, False, True, True)
+
+    for answer in (by_aten, by_aten_overload, by_private_convolution, by_convolution, by_aten_convolution):
+        result = ex_grouped_conv2d.check(answer)
+        assert result.status == "forbidden" and "convolutions" in result.message, (answer.__name__, result.message)
+
 
 
 def test_grouped_conv2d_loop_over_groups_is_refused():
@@ -248,6 +300,31 @@ def test_maxpool2d_backward_library_pooling_is_refused():
 
     result = ex_maxpool2d_backward.check(maxpool2d_backward)
     assert result.status == "forbidden" and "pooling functions" in result.message
+
+def test_maxpool2d_backward_aten_pooling_indices_are_refused():
+    def by_aten_indices(grad_z, x, k, stride):
+        _, indices = torch.ops.aten.max_pool2d_with_indices(x, [k, k], [stride, stride])
+        n, c, h, w = x.shape
+        flat = torch.zeros(n, c, h * w, dtype=x.dtype)
+        return flat.scatter_add_(2, indices.reshape(n, c, -1), grad_z.reshape(n, c, -1)).reshape(n, c, h, w)
+
+    def by_aten_overload(grad_z, x, k, stride):
+        _, indices = torch.ops.aten.max_pool2d_with_indices.default(x, [k, k], [stride, stride])
+        n, c, h, w = x.shape
+        flat = torch.zeros(n, c, h * w, dtype=x.dtype)
+        return flat.scatter_add_(2, indices.reshape(n, c, -1), grad_z.reshape(n, c, -1)).reshape(n, c, h, w)
+
+    def by_functional_indices(grad_z, x, k, stride):
+        _, indices = F.max_pool2d_with_indices(x, k, stride)
+        n, c, h, w = x.shape
+        flat = torch.zeros(n, c, h * w, dtype=x.dtype)
+        return flat.scatter_add_(2, indices.reshape(n, c, -1), grad_z.reshape(n, c, -1)).reshape(n, c, h, w)
+
+    for answer in (by_aten_indices, by_aten_overload, by_functional_indices):
+        result = ex_maxpool2d_backward.check(answer)
+        assert result.status == "forbidden" and "pooling functions" in result.message, (answer.__name__,
+                                                                                          result.message)
+
 
 
 def test_maxpool2d_backward_loop_over_windows_is_refused():

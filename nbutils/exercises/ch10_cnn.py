@@ -21,6 +21,51 @@ def _randn(gen: torch.Generator, *shape: int, dtype: torch.dtype = torch.float64
     return torch.randn(*shape, generator=gen, dtype=torch.float64).to(dtype)
 
 
+# -------------------------------------------------------- the operations an answer may not call
+
+# PyTorch's convolutions under every name a learner can call. torch.ops.aten.<op> (an OpOverloadPacket)
+# and each of its overloads (torch.ops.aten.<op>.default, ...) are distinct objects to the recording,
+# so each one is declared.
+_CONVOLUTIONS = ("torch.nn.functional.conv1d", "torch.nn.functional.conv2d", "torch.nn.functional.conv3d",
+                 "torch.nn.functional.conv_transpose1d", "torch.nn.functional.conv_transpose2d",
+                 "torch.nn.functional.conv_transpose3d", "torch.nn.functional.conv_tbc", "torch.convolution",
+                 "torch._convolution", "torch._convolution_mode", "torch.mkldnn_convolution",
+                 "torch._nnpack_spatial_convolution", "torch.cudnn_convolution", "torch.miopen_convolution")
+_ATEN_CONVOLUTIONS = ("conv1d", "conv2d", "conv3d", "conv_transpose1d", "conv_transpose2d", "conv_transpose3d",
+                      "convolution", "_convolution", "_convolution_mode", "convolution_overrideable",
+                      "conv_tbc", "mkldnn_convolution", "thnn_conv2d", "_slow_conv2d_forward",
+                      "slow_conv_dilated2d", "slow_conv3d", "_conv_depthwise2d", "_nnpack_spatial_convolution",
+                      "cudnn_convolution", "miopen_convolution")
+
+
+def _aten(ops: tuple[str, ...]) -> tuple[str, ...]:
+    """``torch.ops.aten.<op>`` and ``torch.ops.aten.<op>.<overload>`` for each op this build of torch has."""
+    names = []
+    for op in ops:
+        packet = getattr(torch.ops.aten, op, None)
+        if packet is None:
+            continue
+        names.append(f"torch.ops.aten.{op}")
+        names.extend(f"torch.ops.aten.{op}.{overload}" for overload in packet.overloads())
+    return tuple(names)
+
+
+_POOLING = ("torch.nn.functional.max_pool1d", "torch.nn.functional.max_pool2d",
+            "torch.nn.functional.max_pool3d", "torch.nn.functional.max_pool1d_with_indices",
+            "torch.nn.functional.max_pool2d_with_indices", "torch.nn.functional.max_pool3d_with_indices",
+            "torch.nn.functional.max_unpool1d", "torch.nn.functional.max_unpool2d",
+            "torch.nn.functional.max_unpool3d", "torch.nn.functional.adaptive_max_pool2d",
+            "torch.nn.functional.fractional_max_pool2d", "torch.mkldnn_max_pool2d")
+_ATEN_POOLING = ("max_pool1d", "max_pool1d_with_indices", "max_pool2d", "max_pool2d_with_indices",
+                 "max_pool2d_with_indices_backward", "max_pool3d", "max_pool3d_with_indices",
+                 "max_pool3d_with_indices_backward", "mkldnn_max_pool2d", "max_unpool2d", "max_unpool3d",
+                 "adaptive_max_pool2d", "adaptive_max_pool2d_backward", "fractional_max_pool2d",
+                 "fractional_max_pool2d_backward")
+
+_ALL_CONVOLUTIONS = _CONVOLUTIONS + _aten(_ATEN_CONVOLUTIONS)
+_ALL_POOLING = _POOLING + _aten(_ATEN_POOLING)
+
+
 # -------------------------------------------------------- 1. the output size
 
 def _size_reference(n, k, stride=1, padding=0, dilation=1):
@@ -57,8 +102,18 @@ def _lengths(k: int, padding: int = 0, dilation: int = 1, last: int = 40) -> tor
     return torch.arange(first, last + 1)
 
 
-ex_conv_output_size = Exercise(
-    name="conv_output_size",
+# Asking PyTorch for the shape (a convolution, a pooling or unfold on the meta device) is not a derivation.
+_SHAPE_ORACLES = ("torch.nn.functional.unfold", "torch.nn.functional.fold", "torch.nn.functional.avg_pool1d",
+                  "torch.nn.functional.avg_pool2d", "torch.nn.functional.avg_pool3d",
+                  "torch.nn.functional.lp_pool1d", "torch.nn.functional.lp_pool2d")
+_FORBIDDEN_SIZE = {
+    name: "your answer calls {name} to let PyTorch work out the size; derive it from n, k, stride, padding "
+          "and dilation with integer arithmetic instead."
+    for name in _SHAPE_ORACLES + _ALL_CONVOLUTIONS + _ALL_POOLING
+}
+
+ex_output_lengths = Exercise(
+    name="output_lengths",
     reference=_size_reference,
     cases=[
         Case("k = 3", (_lengths(3), 3)),
@@ -85,16 +140,14 @@ ex_conv_output_size = Exercise(
                                         "k - 1 gaps between its taps, not k."),
         Mistake(_size_one_side_padded, "padding adds `padding` pixels on each side, so 2 * padding in all."),
     ],
+    forbidden=_FORBIDDEN_SIZE,
 )
 
 
 # -------------------------------------------------------- 2. the grouped convolution
 
-_CONVOLUTIONS = ("torch.nn.functional.conv1d", "torch.nn.functional.conv2d", "torch.nn.functional.conv3d",
-                 "torch.nn.functional.conv_transpose1d", "torch.nn.functional.conv_transpose2d",
-                 "torch.nn.functional.conv_transpose3d", "torch.convolution", "torch.ops.aten.convolution")
 _FORBIDDEN_CONV = {name: "your answer calls {name}, one of PyTorch's convolutions; build the patches and "
-                         "multiply them by the weights yourself." for name in _CONVOLUTIONS}
+                         "multiply them by the weights yourself." for name in _ALL_CONVOLUTIONS}
 
 
 def _grouped_reference(x, weight, bias, groups):
@@ -184,15 +237,12 @@ ex_grouped_conv2d = Exercise(
 
 # -------------------------------------------------------- 3. the backward pass of max pooling
 
-_POOLING = ("torch.nn.functional.max_pool2d", "torch.nn.functional.max_pool2d_with_indices",
-            "torch.nn.functional.max_unpool2d", "torch.nn.functional.adaptive_max_pool2d",
-            "torch.nn.functional.fractional_max_pool2d", "torch.ops.aten.max_pool2d_with_indices_backward")
 _FORBIDDEN_POOL = {
     name: "your answer calls {name}; do not use autograd: route each window's gradient by hand."
     for name in AUTOGRAD
 } | {
     name: "your answer calls {name}, one of PyTorch's pooling functions; find each window's maximum yourself."
-    for name in _POOLING
+    for name in _ALL_POOLING
 }
 
 
@@ -270,4 +320,4 @@ ex_maxpool2d_backward = Exercise(
     memory_bound=12.0,
 )
 
-__all__ = ["ex_conv_output_size", "ex_grouped_conv2d", "ex_maxpool2d_backward"]
+__all__ = ["ex_output_lengths", "ex_grouped_conv2d", "ex_maxpool2d_backward"]
