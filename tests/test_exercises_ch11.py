@@ -88,6 +88,35 @@ def test_principal_angles_scipy_through_asarray_is_refused():
     assert result.status == "forbidden"
 
 
+def test_principal_angles_scipy_through_explicit_numpy_is_refused():
+    def principal_angles(A, B):
+        angles = scipy.linalg.subspace_angles(A.detach().numpy(), B.numpy())
+        return torch.from_numpy(np.sort(angles))
+
+    result = ex_principal_angles.check(principal_angles)
+    assert result.status == "forbidden" and "torch.Tensor.numpy" in result.message
+
+
+def test_principal_angles_through_tolist_is_refused():
+    def principal_angles(A, B):
+        a, b = np.array(A.tolist()), np.array(B.tolist())
+        return torch.tensor(np.sort(scipy.linalg.subspace_angles(a, b)))
+
+    result = ex_principal_angles.check(principal_angles)
+    assert result.status == "forbidden" and "tolist" in result.message
+
+
+def test_principal_angles_arcsin_everywhere_still_passes():
+    """A right answer written another way: sines for every angle (no cosine switch), QR instead of an SVD basis."""
+
+    def principal_angles(A, B):
+        QA, QB = torch.linalg.qr(A)[0], torch.linalg.qr(B)[0]
+        sines = torch.linalg.svdvals(QB - QA @ (QA.T @ QB)).clamp(max=1.0)
+        return torch.arcsin(sines).sort().values
+
+    assert ex_principal_angles.check(principal_angles).passed
+
+
 def test_principal_angles_loop_over_columns_is_refused():
     def principal_angles(A, B):
         QA, QB = _orthonormal(A, B)

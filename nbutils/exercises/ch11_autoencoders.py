@@ -63,7 +63,7 @@ def _angles_cosines(A, B):
     return torch.cos(_angles_reference(A, B))
 
 
-def _subspaces(D: int, p: int, seed: int, scale: float = 1.0) -> tuple:
+def _subspaces(D: int, p: int, seed: int) -> tuple:
     gen = torch.Generator().manual_seed(seed)
     A = torch.randn(D, p, generator=gen, dtype=torch.float64)
     B = torch.randn(D, p, generator=gen, dtype=torch.float64)
@@ -132,12 +132,13 @@ ex_principal_angles = Exercise(
         Mistake(_angles_cosines,
                 "these are the cosines of the angles; return the angles."),
     ],
-    # "no SciPy": handing a tensor to NumPy or SciPy calls Tensor.__array__. (Tensor.numpy itself cannot be
-    # forbidden: an answer that returns a NumPy array must fail as a wrong type, like in every exercise.)
+    # "no SciPy, no conversion to NumPy": every way out of torch is refused, implicit (NumPy or SciPy on a tensor
+    # calls Tensor.__array__) or explicit (.numpy(), .tolist(), DLPack), and torch.as_tensor on what came back.
     forbidden={
         name: "your answer calls {name}, which hands the tensors to NumPy (for "
-              "SciPy?); compute the angles with torch operations."
-        for name in ("torch.Tensor.__array__", "torch.as_tensor")
+              "SciPy?) or to Python; compute the angles with torch operations."
+        for name in ("torch.Tensor.__array__", "torch.Tensor.numpy", "torch.Tensor.tolist",
+                     "torch.Tensor.__dlpack__", "torch.as_tensor")
     },
     loop_free=LoopFree(_angles_loop_args, sizes=(2, 8), what="the columns"),
 )
