@@ -75,8 +75,26 @@ def test_train_glove_lowers_the_cost_and_returns_word_plus_context():
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 30, 3000)
     X = ch.cooccurrence(ids, 30, window=3)
-    E, costs = ch.train_glove(X, dim=4, epochs=5, n_batches=2, x_max=10.0, optimizer="adam", lr=0.05)
-    assert E.shape == (30, 4) and costs[-1] < costs[0]
+    E, costs, sums = ch.train_glove(X, dim=4, epochs=5, n_batches=2, x_max=10.0, optimizer="adam", lr=0.05)
+    assert E.shape == (30, 4) and costs[-1] < costs[0] and sums is None
+
+
+def test_train_glove_returns_adagrad_sums_that_start_at_one():
+    rng = np.random.default_rng(0)
+    X = ch.cooccurrence(rng.integers(0, 30, 3000), 30, window=3)
+    _, _, sums = ch.train_glove(X, dim=4, epochs=2, n_batches=2, x_max=10.0, optimizer="adagrad", lr=0.05)
+    assert sums["W"].shape == (30, 4) and sums["b"].shape == (30,)
+    assert float(sums["W"].min()) >= 1.0 and float(sums["b"].min()) >= 1.0
+
+
+def test_train_ppmi_svd_leaves_the_count_matrix_intact():
+    rng = np.random.default_rng(0)
+    X = ch.cooccurrence(rng.integers(0, 30, 3000), 30, window=3)
+    before = (X.data.copy(), X.indices.copy(), X.indptr.copy())
+    ch.train_ppmi_svd(X, dim=3)
+    ch.train_ppmi_svd(X, dim=3, smoothing=0.75)
+    for a, b in zip(before, (X.data, X.indices, X.indptr), strict=True):
+        assert np.array_equal(a, b)
 
 
 def test_similarity_score_is_spearman_on_covered_pairs():
