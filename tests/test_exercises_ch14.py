@@ -71,6 +71,15 @@ def test_rnn_backward_autograd_is_refused():
     assert result.status == "forbidden" and "torch.autograd.grad" in result.message
 
 
+def test_rnn_backward_torch_func_vjp_is_refused():
+    def rnn_backward(x, h0, W, U, grad_h):  # autograd through torch.func instead of torch.autograd
+        _, pullback = torch.func.vjp(lambda W_, U_, h0_: _states(x, h0_, W_, U_), W, U, h0)
+        return pullback(grad_h)
+
+    result = ex_rnn_backward.check(rnn_backward)
+    assert result.status == "forbidden" and "torch.func.vjp" in result.message
+
+
 def test_rnn_backward_loop_over_the_batch_is_refused():
     def rnn_backward(x, h0, W, U, grad_h):
         parts = [ex_rnn_backward.model_solution(x[i : i + 1], h0[i : i + 1], W, U, grad_h[i : i + 1])
