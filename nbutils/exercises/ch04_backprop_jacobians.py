@@ -12,19 +12,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nbutils.exercises.core import Case, Exercise, Mistake
+from nbutils.exercises.core import Case, Exercise, Mistake, seeded_normal
 from nbutils.exercises.recording import AUTOGRAD
 
-_gen = torch.Generator().manual_seed(4)
+_randn = seeded_normal(4)  # the cases' own stream of random numbers
 
 
 def _no_autograd(advice: str) -> dict[str, str]:
     """Forbid automatic differentiation, which the checker uses as its reference."""
     return {name: f"your answer calls {{name}}; {advice}" for name in AUTOGRAD}
-
-
-def _randn(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    return torch.randn(*shape, generator=_gen, dtype=torch.float64).to(dtype)
 
 
 # -- 1. A numerical Jacobian ---------------------------------------------------------------------

@@ -12,14 +12,10 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake
+from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake, seeded_normal
 from nbutils.exercises.recording import AUTOGRAD
 
-_gen = torch.Generator().manual_seed(6)
-
-
-def _randn(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    return torch.randn(*shape, generator=_gen, dtype=torch.float64).to(dtype)
+_randn = seeded_normal(6)  # the cases' own stream of random numbers
 
 
 _FORBIDDEN_AUTOGRAD = {

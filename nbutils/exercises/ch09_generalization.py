@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import torch
 
-from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake
+from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake, seeded_normal
 
-_gen = torch.Generator().manual_seed(9)
-
-
-def _randn(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    return torch.randn(*shape, generator=_gen, dtype=torch.float64).to(dtype)
+_randn = seeded_normal(9)  # the cases' own stream of random numbers
 
 
 # ------------------------------------ 1. the interpolant closest to a start

@@ -47,6 +47,20 @@ def _wrap(text: str) -> str:
                          break_on_hyphens=False)
 
 
+
+def seeded_normal(seed: int) -> Callable[..., torch.Tensor]:
+    """A sampler of standard normal tensors with a stream of its own: ``randn(*shape, dtype=...)``.
+
+    Each call continues the stream; values are drawn in float64 and then cast, so a
+    float32 case holds the same numbers as its float64 twin would.
+    """
+    generator = torch.Generator().manual_seed(seed)
+
+    def randn(*shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+        return torch.randn(*shape, generator=generator, dtype=torch.float64).to(dtype)
+
+    return randn
+
 @dataclass(frozen=True)
 class Case:
     """One test case: a name the learner can read and the arguments to pass."""
