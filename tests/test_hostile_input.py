@@ -408,6 +408,7 @@ NO_INPUT = {
     "core.Case": "a frozen record of a test case, validated by Exercise",
     "core.Mistake": "a frozen record of a typical wrong answer, written by chapter authors, not learners",
     "core.is_stub": "tested with hostile values in test_is_stub_never_raises",
+    "core.seeded_normal": "a sampler chapter authors call with a literal seed to build cases; learners never call it",
 }
 
 

@@ -47,7 +47,6 @@ def _wrap(text: str) -> str:
                          break_on_hyphens=False)
 
 
-
 def seeded_normal(seed: int) -> Callable[..., torch.Tensor]:
     """A sampler of standard normal tensors with a stream of its own: ``randn(*shape, dtype=...)``.
 
@@ -60,6 +59,7 @@ def seeded_normal(seed: int) -> Callable[..., torch.Tensor]:
         return torch.randn(*shape, generator=generator, dtype=torch.float64).to(dtype)
 
     return randn
+
 
 @dataclass(frozen=True)
 class Case:
