@@ -27,8 +27,9 @@ install: $(STAMP)
 book: $(STAMP)
 	$(VENV)/bin/jupyter-book build . -W -n --keep-going
 
-## Every test: ruff, nbutils units, checkers, hygiene, nbval over chapters/, the strict book build, and every
-## page in Chromium (skipped with a note where there is no Chromium, except under CI=true).
+## Every test: ruff, nbutils units, checkers, hygiene, nbval over chapters/, the strict book build (of the
+## stored outputs, which nbval proves fresh), and every page in Chromium (skipped with a note where there is
+## no Chromium, except under CI=true).
 test: $(STAMP) lint browser
 	@if [ -x "$(CHROMIUM)" ]; then $(PY) -m pytest; else \
 	echo "Skipping the browser test: no Chromium at $(CHROMIUM); install one and run make test CHROMIUM=/path/to/chromium."; \

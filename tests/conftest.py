@@ -5,6 +5,7 @@ from pathlib import Path
 
 import matplotlib
 import pytest
+import yaml
 
 from nbutils.widgets import use_build_environment
 
@@ -16,14 +17,27 @@ if str(ROOT) not in sys.path:
 
 
 @pytest.fixture(scope="session")
-def built_site() -> Path:
+def built_site(tmp_path_factory) -> Path:
     """Build the book strictly (-W -n --keep-going) once per test run; the path of its HTML.
+
+    The build renders the outputs stored in the notebooks instead of executing
+    them again: nbval, in the same test run, re-executes every chapter and fails
+    when a fresh output differs from the stored one, so the pages show exactly
+    what a fresh run prints, and the chapters run once per test run instead of
+    twice. ``make book`` still executes every notebook.
 
     The site lands in ``_build/html``, or under ``$BOOK_BUILD_OUTPUT/_build/html``
     when that is set (a private build that leaves the shared ``_build`` alone).
     """
     output = Path(os.environ.get("BOOK_BUILD_OUTPUT") or ROOT)
-    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "-W", "-n", "--keep-going"]
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    config["execute"]["execute_notebooks"] = "off"
+    extensions = config["sphinx"]["local_extensions"]
+    config["sphinx"]["local_extensions"] = {name: str(ROOT / path) for name, path in extensions.items()}
+    stored_outputs_config = tmp_path_factory.mktemp("book") / "_config.yml"
+    stored_outputs_config.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "-W", "-n", "--keep-going",
+               "--config", str(stored_outputs_config)]
     if output != ROOT:
         command += ["--path-output", str(output)]
     result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT)
