@@ -1,4 +1,6 @@
 """Checkers of the convolutional-networks chapter: model solutions pass, typical mistakes fail with their message."""
+import types
+
 import torch
 import torch.nn.functional as F
 
@@ -66,6 +68,63 @@ def test_conv_output_size_asking_pytorch_on_the_meta_device_is_refused():
 
     result = ex_output_lengths.check(output_lengths)
     assert result.status == "forbidden" and "conv1d" in result.message and "derive it" in result.message
+
+
+def _chapter_cell(n, k, stride=1, padding=0, dilation=1):
+    """Number of outputs along one dimension of length n (the size formula)."""
+    return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+
+
+def _in_notebook(function, namespace):
+    """``function`` as if it had been defined in a notebook whose globals are ``namespace``."""
+    return types.FunctionType(function.__code__, namespace, function.__name__, function.__defaults__)
+
+
+def _calls_it(n, k, stride=1, padding=0, dilation=1):
+    return conv_output_size(n, k, stride, padding, dilation)  # noqa: F821 (the notebook's global)
+
+
+def _calls_an_alias(n, k, stride=1, padding=0, dilation=1):
+    return size(n, k, stride=stride, padding=padding, dilation=dilation)  # noqa: F821
+
+
+def _written_out(n, k, stride=1, padding=0, dilation=1):
+    return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+
+
+def _via_own_helper(n, k, stride=1, padding=0, dilation=1):
+    return helper(n, k, stride, padding, dilation)  # noqa: F821
+
+
+def test_conv_output_size_calling_the_chapters_function_is_refused():
+    def no_docstring(n, k, stride=1, padding=0, dilation=1):  # found as the notebook's conv_output_size
+        return (n + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+
+    for chapter in (_chapter_cell, no_docstring):
+        notebook = {"conv_output_size": chapter, "size": chapter}
+        answers = (_calls_it, _calls_an_alias, chapter)  # the last: check(conv_output_size) itself
+        for answer in (_in_notebook(a, notebook) for a in answers):
+            result = ex_output_lengths.check(answer)
+            assert result.status == "forbidden", result.message
+            assert "chapter's conv_output_size" in result.message and "write the count out" in result.message
+
+
+def test_conv_output_size_pasted_chapter_function_is_refused():
+    def output_lengths(n, k, stride=1, padding=0, dilation=1):  # the chapter's cell pasted as a helper
+        return _chapter_cell(n, k, stride, padding, dilation)
+
+    result = ex_output_lengths.check(output_lengths)
+    assert result.status == "forbidden" and "conv_output_size" in result.message
+
+
+def test_conv_output_size_same_formula_written_out_passes_next_to_the_chapters():
+    def helper(n, k, stride=1, padding=0, dilation=1):
+        return torch.div(n + 2 * padding - dilation * (k - 1) - 1, stride, rounding_mode="floor") + 1
+
+    notebook = {"conv_output_size": _chapter_cell, "helper": helper, "torch": torch}
+    for answer in (_written_out, _via_own_helper):
+        result = ex_output_lengths.check(_in_notebook(answer, notebook))
+        assert result.passed, result.message
 
 
 def test_conv_output_size_other_shape_oracles_are_refused():
