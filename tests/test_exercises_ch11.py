@@ -287,3 +287,14 @@ def test_kl_sparsity_stub_is_not_attempted():
         ...  # your code here
 
     assert ex_kl_sparsity.check(kl_sparsity).status == "not_attempted"
+
+
+# -- what learners read ----------------------------------------------------------------------------
+
+
+def test_model_solutions_print_within_80_columns(capsys):
+    for exercise in (ex_principal_angles, ex_denoising_loss, ex_kl_sparsity):
+        exercise.solution()
+        lines = capsys.readouterr().out.splitlines()
+        too_long = [line for line in lines if len(line) > 80]
+        assert not too_long, f"{exercise.name}: solution lines over 80 columns: {too_long}"

@@ -31,7 +31,7 @@ def _angles_reference(A, B):
 
 
 def _angles_solution(A, B):
-    """Orthonormal bases by QR; cosines for large angles, sines for small ones."""
+    """Orthonormal bases by QR; cosines for large angles, sines for small."""
     QA, _ = torch.linalg.qr(A)
     QB, _ = torch.linalg.qr(B)
     cos = torch.linalg.svdvals(QA.T @ QB).clamp(max=1.0)  # largest cos first
@@ -256,7 +256,10 @@ def _kl_reference(H, rho):
 
 
 def _kl_solution(H, rho):
-    """R = sum_j KL(rho || rho_hat_j); dR/dh_nj = (-rho/rho_hat + (1-rho)/(1-rho_hat)) / N."""
+    """R = sum_j KL(rho || rho_hat_j), rho_hat_j the mean of column j;
+
+    dR/dh_nj = (-rho / rho_hat_j + (1 - rho) / (1 - rho_hat_j)) / N.
+    """
     rho_hat = H.mean(dim=0)
     penalty = (rho * torch.log(rho / rho_hat)
                + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
