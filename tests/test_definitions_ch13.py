@@ -87,6 +87,42 @@ def test_train_glove_returns_adagrad_sums_that_start_at_one():
     assert float(sums["W"].min()) >= 1.0 and float(sums["b"].min()) >= 1.0
 
 
+def _random_params_and_grads(seed, steps):
+    gen = torch.Generator().manual_seed(seed)
+    params = [torch.randn(7, 3, generator=gen), torch.randn(7, generator=gen)]
+    grads = [[torch.randn(p.shape, generator=gen) * 10.0 ** -k for p in params] for k in range(steps)]
+    return params, grads
+
+
+def test_adagrad_step_is_torch_adagrad_with_sums_starting_at_one():
+    params, grads = _random_params_and_grads(0, steps=6)
+    ours, theirs = [p.clone() for p in params], [p.clone() for p in params]
+    sums = [torch.ones_like(p) for p in ours]
+    opt = torch.optim.Adagrad(theirs, lr=0.2, initial_accumulator_value=1)
+    for step_grads in grads:
+        ch.adagrad_step(ours, step_grads, sums, 0.2)
+        for p, g in zip(theirs, step_grads, strict=True):
+            p.grad = g.clone()
+        opt.step()
+    for a, b, s in zip(ours, theirs, sums, strict=True):
+        assert torch.equal(a, b)
+        assert torch.equal(s, opt.state[b]["sum"])
+
+
+def test_adam_step_is_torch_adam():
+    params, grads = _random_params_and_grads(1, steps=6)
+    ours, theirs = [p.clone() for p in params], [p.clone() for p in params]
+    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in ours]
+    opt = torch.optim.Adam(theirs, lr=0.05)
+    for t, step_grads in enumerate(grads, start=1):
+        ch.adam_step(ours, step_grads, moments, 0.05, t)
+        for p, g in zip(theirs, step_grads, strict=True):
+            p.grad = g.clone()
+        opt.step()
+    for a, b in zip(ours, theirs, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+
+
 def test_train_ppmi_svd_leaves_the_count_matrix_intact():
     rng = np.random.default_rng(0)
     X = ch.cooccurrence(rng.integers(0, 30, 3000), 30, window=3)

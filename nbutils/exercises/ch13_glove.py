@@ -8,6 +8,7 @@ gradients overwrite each other instead of adding up, PMI without the
 clipping, the wrong normaliser) without giving the answer away. The model
 solutions are what ``solution()`` shows.
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,7 @@ import torch
 from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake
 from nbutils.exercises.recording import AUTOGRAD
 
-# -------------------------------------------------------- 1. the GloVe gradient of a batch
+# ---------------------------------------- 1. the GloVe gradient of a batch
 
 
 def _residual(W, W_ctx, b, b_ctx, rows, cols, log_x):
@@ -24,17 +25,23 @@ def _residual(W, W_ctx, b, b_ctx, rows, cols, log_x):
 
 def _grads_reference(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
     """Autograd through sum(weight * residual ** 2)."""
-    leaves = [t.detach().clone().requires_grad_(True) for t in (W, W_ctx, b, b_ctx)]
+    leaves = [
+        t.detach().clone().requires_grad_(True) for t in (W, W_ctx, b, b_ctx)
+    ]
     cost = (weight * _residual(*leaves, rows, cols, log_x) ** 2).sum()
     return torch.autograd.grad(cost, leaves)
 
 
 def _grads_solution(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
-    """s = 2 f e per pair; scatter-add s * (the other vector) and s into the rows."""
-    residual = (W[rows] * W_ctx[cols]).sum(dim=1) + b[rows] + b_ctx[cols] - log_x
+    """s = 2 f e per pair; scatter-add s * (the other vector) and s by row."""
+    residual = (
+        (W[rows] * W_ctx[cols]).sum(dim=1) + b[rows] + b_ctx[cols] - log_x
+    )
     s = 2 * weight * residual
     grad_W = torch.zeros_like(W).index_add_(0, rows, s[:, None] * W_ctx[cols])
-    grad_W_ctx = torch.zeros_like(W_ctx).index_add_(0, cols, s[:, None] * W[rows])
+    grad_W_ctx = torch.zeros_like(W_ctx).index_add_(
+        0, cols, s[:, None] * W[rows]
+    )
     grad_b = torch.zeros_like(b).index_add_(0, rows, s)
     grad_b_ctx = torch.zeros_like(b_ctx).index_add_(0, cols, s)
     return grad_W, grad_W_ctx, grad_b, grad_b_ctx
@@ -43,6 +50,7 @@ def _grads_solution(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
 def _grads_scaled(factor):
     def answer(*args):
         return tuple(factor * g for g in _grads_solution(*args))
+
     return answer
 
 
@@ -60,19 +68,37 @@ def _grads_overwritten(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
 def _grads_own_vector(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
     s = 2 * weight * _residual(W, W_ctx, b, b_ctx, rows, cols, log_x)
     grad_W = torch.zeros_like(W).index_add_(0, rows, s[:, None] * W[rows])
-    grad_W_ctx = torch.zeros_like(W_ctx).index_add_(0, cols, s[:, None] * W_ctx[cols])
-    return (grad_W, grad_W_ctx, torch.zeros_like(b).index_add_(0, rows, s),
-            torch.zeros_like(b_ctx).index_add_(0, cols, s))
+    grad_W_ctx = torch.zeros_like(W_ctx).index_add_(
+        0, cols, s[:, None] * W_ctx[cols]
+    )
+    return (
+        grad_W,
+        grad_W_ctx,
+        torch.zeros_like(b).index_add_(0, rows, s),
+        torch.zeros_like(b_ctx).index_add_(0, cols, s),
+    )
 
 
 def _grads_unweighted(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
-    return _grads_solution(W, W_ctx, b, b_ctx, rows, cols, log_x, torch.ones_like(weight))
+    return _grads_solution(
+        W, W_ctx, b, b_ctx, rows, cols, log_x, torch.ones_like(weight)
+    )
 
 
-def _glove_batch(n_pairs: int, vocab: int = 7, dim: int = 3, dtype: torch.dtype = torch.float64,
-                 seed: int | None = None) -> tuple:
-    """Parameters of `vocab` words and `n_pairs` (i, j) pairs; with n_pairs > vocab, words repeat."""
-    gen = torch.Generator().manual_seed(n_pairs * 31 + vocab if seed is None else seed)
+def _glove_batch(
+    n_pairs: int,
+    vocab: int = 7,
+    dim: int = 3,
+    dtype: torch.dtype = torch.float64,
+    seed: int | None = None,
+) -> tuple:
+    """Parameters of `vocab` words and `n_pairs` (i, j) pairs.
+
+    With n_pairs > vocab, words repeat.
+    """
+    gen = torch.Generator().manual_seed(
+        n_pairs * 31 + vocab if seed is None else seed
+    )
 
     def randn(*shape):
         return torch.randn(*shape, generator=gen, dtype=torch.float64).to(dtype)
@@ -81,12 +107,20 @@ def _glove_batch(n_pairs: int, vocab: int = 7, dim: int = 3, dtype: torch.dtype 
     cols = torch.randint(0, vocab, (n_pairs,), generator=gen)
     counts = torch.rand(n_pairs, generator=gen, dtype=torch.float64) * 200 + 0.5
     weight = torch.clamp(counts / 100, max=1) ** 0.75
-    return (randn(vocab, dim), randn(vocab, dim), randn(vocab), randn(vocab), rows, cols,
-            counts.log().to(dtype), weight.to(dtype))
+    return (
+        randn(vocab, dim),
+        randn(vocab, dim),
+        randn(vocab),
+        randn(vocab),
+        rows,
+        cols,
+        counts.log().to(dtype),
+        weight.to(dtype),
+    )
 
 
 def _one_row_batch() -> tuple:
-    """Every pair shares word 0 as its row: only accumulation gets grad_W[0] right."""
+    """Every pair has word 0 as its row: only accumulation gets grad_W[0]."""
     args = list(_glove_batch(6, vocab=5, seed=3))
     args[4] = torch.zeros(6, dtype=torch.long)
     return tuple(args)
@@ -99,8 +133,14 @@ ex_glove_grads = Exercise(
     cases=[
         Case("12 pairs over 7 words (words repeat)", _glove_batch(12)),
         Case("6 pairs that all share the row word 0", _one_row_batch()),
-        Case("3 pairs over 10 words (most words unused)", _glove_batch(3, vocab=10)),
-        Case("float32 input", _glove_batch(20, vocab=6, dim=4, dtype=torch.float32)),
+        Case(
+            "3 pairs over 10 words (most words unused)",
+            _glove_batch(3, vocab=10),
+        ),
+        Case(
+            "float32 input",
+            _glove_batch(20, vocab=6, dim=4, dtype=torch.float32),
+        ),
     ],
     hints=[
         "Compute the residual e of every pair first: the dot product of its "
@@ -115,72 +155,127 @@ ex_glove_grads = Exercise(
     solution=_grads_solution,
     rtol=1e-5,
     mistakes=[
-        Mistake(_grads_scaled(0.5), "every gradient is half the right size: the "
-                "derivative of e ** 2 is 2 e (the reference code's cost has a "
-                "factor 1/2, the cost here does not)."),
-        Mistake(_grads_overwritten, "a word that occurs in several pairs must "
-                "collect the sum of their contributions; here repeated words "
-                "overwrite each other's gradient."),
-        Mistake(_grads_own_vector, "the gradient of the dot product with "
-                "respect to a word vector is the *other* vector of the pair: "
-                "the context vector for W, the word vector for W_ctx."),
-        Mistake(_grads_unweighted, "each pair's contribution is multiplied by "
-                "its weight f(X_ij); the weight is missing."),
+        Mistake(
+            _grads_scaled(0.5),
+            "every gradient is half the right size: the "
+            "derivative of e ** 2 is 2 e (the reference code's cost has a "
+            "factor 1/2, the cost here does not).",
+        ),
+        Mistake(
+            _grads_overwritten,
+            "a word that occurs in several pairs must "
+            "collect the sum of their contributions; here repeated words "
+            "overwrite each other's gradient.",
+        ),
+        Mistake(
+            _grads_own_vector,
+            "the gradient of the dot product with "
+            "respect to a word vector is the *other* vector of the pair: "
+            "the context vector for W, the word vector for W_ctx.",
+        ),
+        Mistake(
+            _grads_unweighted,
+            "each pair's contribution is multiplied by "
+            "its weight f(X_ij); the weight is missing.",
+        ),
     ],
-    forbidden={name: "your answer calls {name}; derive the gradient by hand "
-                     "and write it with tensor operations." for name in AUTOGRAD},
-    loop_free=LoopFree(lambda n: _glove_batch(n, vocab=5, seed=n), sizes=(4, 16),
-                       what="the pairs"),
+    forbidden={
+        name: "your answer calls {name}; derive the gradient by hand "
+        "and write it with tensor operations."
+        for name in AUTOGRAD
+    },
+    loop_free=LoopFree(
+        lambda n: _glove_batch(n, vocab=5, seed=n),
+        sizes=(4, 16),
+        what="the pairs",
+    ),
 )
 
 
-# -------------------------------------------------------- 2. PPMI values from sparse counts
+# ---------------------------------------- 2. PPMI values from sparse counts
 
 
 def _ppmi_reference(rows, cols, counts, vocab_size):
-    """Dense closed form: max(log(X_ij * total / (X_i * X_j)), 0) read at the entries."""
+    """Dense closed form max(log(X_ij total / (X_i X_j)), 0) at the entries."""
     dense = torch.zeros(vocab_size, vocab_size, dtype=counts.dtype)
     dense.index_put_((rows, cols), counts, accumulate=True)
     total = dense.sum()
-    expected = dense.sum(dim=1, keepdim=True) * dense.sum(dim=0, keepdim=True) / total
-    return torch.clamp(torch.log(dense[rows, cols] / expected[rows, cols]), min=0)
+    expected = (
+        dense.sum(dim=1, keepdim=True) * dense.sum(dim=0, keepdim=True) / total
+    )
+    return torch.clamp(
+        torch.log(dense[rows, cols] / expected[rows, cols]), min=0
+    )
 
 
 def _ppmi_solution(rows, cols, counts, vocab_size):
-    """Row and column sums by index_add_, then the PMI of each entry, clipped at 0."""
-    row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, rows, counts)
-    col_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, cols, counts)
+    """Row and column sums by index_add_, then each entry's PMI, clipped."""
+    row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(
+        0, rows, counts
+    )
+    col_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(
+        0, cols, counts
+    )
     pmi = torch.log(counts * counts.sum() / (row_sums[rows] * col_sums[cols]))
     return torch.clamp(pmi, min=0)
 
 
 def _pmi_unclipped(rows, cols, counts, vocab_size):
-    row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, rows, counts)
-    col_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, cols, counts)
+    row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(
+        0, rows, counts
+    )
+    col_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(
+        0, cols, counts
+    )
     return torch.log(counts * counts.sum() / (row_sums[rows] * col_sums[cols]))
 
 
 def _ppmi_row_sums_twice(rows, cols, counts, vocab_size):
-    row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, rows, counts)
-    return torch.clamp(torch.log(counts * counts.sum() / (row_sums[rows] * row_sums[cols])), min=0)
+    row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(
+        0, rows, counts
+    )
+    return torch.clamp(
+        torch.log(counts * counts.sum() / (row_sums[rows] * row_sums[cols])),
+        min=0,
+    )
 
 
 def _ppmi_by_entries(rows, cols, counts, vocab_size):
-    row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, rows, counts)
-    col_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(0, cols, counts)
-    return torch.clamp(torch.log(counts * len(counts) / (row_sums[rows] * col_sums[cols])), min=0)
+    row_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(
+        0, rows, counts
+    )
+    col_sums = torch.zeros(vocab_size, dtype=counts.dtype).index_add_(
+        0, cols, counts
+    )
+    return torch.clamp(
+        torch.log(counts * len(counts) / (row_sums[rows] * col_sums[cols])),
+        min=0,
+    )
 
 
 def _ppmi_log2(rows, cols, counts, vocab_size):
-    return _ppmi_solution(rows, cols, counts, vocab_size) / torch.log(torch.tensor(2.0, dtype=counts.dtype))
+    return _ppmi_solution(rows, cols, counts, vocab_size) / torch.log(
+        torch.tensor(2.0, dtype=counts.dtype)
+    )
 
 
-def _counts(n_entries: int, vocab_size: int, dtype: torch.dtype = torch.float64, seed: int = 0) -> tuple:
-    """n_entries distinct (i, j) pairs of a non-symmetric count matrix, counts 0.1 .. 50."""
+def _counts(
+    n_entries: int,
+    vocab_size: int,
+    dtype: torch.dtype = torch.float64,
+    seed: int = 0,
+) -> tuple:
+    """n_entries distinct (i, j) pairs of a non-symmetric count matrix.
+
+    The counts lie in 0.1 .. 50.
+    """
     gen = torch.Generator().manual_seed(seed)
     flat = torch.randperm(vocab_size * vocab_size, generator=gen)[:n_entries]
     rows, cols = flat // vocab_size, flat % vocab_size
-    counts = (torch.rand(n_entries, generator=gen, dtype=torch.float64) ** 3 * 50 + 0.1).to(dtype)
+    counts = (
+        torch.rand(n_entries, generator=gen, dtype=torch.float64) ** 3 * 50
+        + 0.1
+    ).to(dtype)
     return rows, cols, counts, vocab_size
 
 
@@ -189,8 +284,10 @@ ex_ppmi_values = Exercise(
     reference=_ppmi_reference,
     cases=[
         Case("20 entries of a 6 x 6 count matrix", _counts(20, 6, seed=1)),
-        Case("500 entries of a 300 x 300 matrix (sparse: do not densify it)",
-             _counts(500, 300, seed=2)),
+        Case(
+            "500 entries of a 300 x 300 matrix (sparse: do not densify it)",
+            _counts(500, 300, seed=2),
+        ),
         Case("float32 input", _counts(60, 20, dtype=torch.float32, seed=3)),
     ],
     hints=[
@@ -204,18 +301,30 @@ ex_ppmi_values = Exercise(
     solution=_ppmi_solution,
     rtol=1e-5,
     mistakes=[
-        Mistake(_pmi_unclipped, "this is PMI: the positive PMI sets every "
-                "negative value to 0."),
-        Mistake(_ppmi_row_sums_twice, "the second word's marginal is the sum "
-                "of its column, not of its row (the matrix here is not "
-                "symmetric)."),
-        Mistake(_ppmi_by_entries, "the total is the sum of all counts, not the "
-                "number of non-zero entries."),
-        Mistake(_ppmi_log2, "use the natural logarithm (torch.log), as the "
-                "chapter does."),
+        Mistake(
+            _pmi_unclipped,
+            "this is PMI: the positive PMI sets every negative value to 0.",
+        ),
+        Mistake(
+            _ppmi_row_sums_twice,
+            "the second word's marginal is the sum "
+            "of its column, not of its row (the matrix here is not "
+            "symmetric).",
+        ),
+        Mistake(
+            _ppmi_by_entries,
+            "the total is the sum of all counts, not the "
+            "number of non-zero entries.",
+        ),
+        Mistake(
+            _ppmi_log2,
+            "use the natural logarithm (torch.log), as the chapter does.",
+        ),
     ],
     memory_bound=3,
-    loop_free=LoopFree(lambda n: _counts(n, 4, seed=n), sizes=(4, 16), what="the entries"),
+    loop_free=LoopFree(
+        lambda n: _counts(n, 4, seed=n), sizes=(4, 16), what="the entries"
+    ),
 )
 
 __all__ = ["ex_glove_grads", "ex_ppmi_values"]
