@@ -377,6 +377,8 @@ def test_every_shown_figure_is_numbered(chapter):
 MIN_FIGURE_PT = 11  # nbutils.plot's smallest text; see tests/test_site_browser.py
 SMALL_FONT = re.compile(r"\b(?:fontsize|labelsize|size)\s*=\s*(?:(?P<points>\d+(?:\.\d+)?)\b"
                         r"|[\"'](?P<name>xx-small|x-small|small|smaller)[\"'])")
+# A cell that draws: only there is ``size=`` a font size (``nn.LocalResponseNorm(size=5)`` is not).
+DRAWS = re.compile(r"\b(?:ax|axes|fig|plt|figure)\b|\.(?:text|annotate|set_title|legend)\(")
 
 
 def test_figure_text_is_not_smaller_than_the_book_style(chapter):
@@ -384,7 +386,7 @@ def test_figure_text_is_not_smaller_than_the_book_style(chapter):
     path, nb = chapter
     small = []
     for index, cell in enumerate(nb["cells"]):
-        if cell["cell_type"] == "code":
+        if cell["cell_type"] == "code" and DRAWS.search(text(cell)):
             for match in SMALL_FONT.finditer(text(cell)):
                 if match["name"] or float(match["points"]) < MIN_FIGURE_PT:
                     small.append(f"cell {index}: {match[0]}")
