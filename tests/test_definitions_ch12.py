@@ -133,3 +133,32 @@ def test_analogy_accuracy_on_exact_parallelograms():
     index = {w: i for i, w in enumerate("a b c d e".split())}
     assert ch.analogy_accuracy(E, index, [("a", "b", "c", "d")]) == 1.0
     assert ch.analogy_accuracy(E, index, [("a", "b", "c", "e")]) == 0.0
+
+
+def test_hs_log_prob_gives_q_a_sparse_gradient_equal_to_the_dense_one():
+    gen = torch.Generator().manual_seed(11)
+    V, d = 40, 6
+    counts = torch.randint(1, 500, (V,), generator=gen)
+    points, codes, lengths = ch.huffman_tree(counts)
+    words = torch.randint(0, V, (25,), generator=gen)
+    v = torch.randn(25, d, generator=gen, dtype=torch.float64)
+    Q = torch.randn(V - 1, d, generator=gen, dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(ch.hs_log_prob(v, words, Q, points, codes, lengths).sum(), Q)
+    assert grad.is_sparse
+    # the same log-probability with a dense gather: an independent route to the gradient
+    path, turns = points[words], codes[words]
+    on_path = torch.arange(path.shape[1]) < lengths[words][:, None]
+    dense = (F.logsigmoid((1 - 2 * turns) * (Q[path] * v[:, None]).sum(2)) * on_path).sum()
+    (ref,) = torch.autograd.grad(dense, Q)
+    torch.testing.assert_close(grad.to_dense(), ref, rtol=1e-12, atol=1e-12)
+
+
+def test_train_sgns_is_deterministic_and_draws_noise_from_the_table():
+    gen = torch.Generator().manual_seed(12)
+    ids = torch.randint(0, 30, (3000,), generator=gen)
+    counts = torch.bincount(ids, minlength=30)
+    a = ch.train_sgns(ids, counts, seed=3, dim=8, epochs=1, batch=256)
+    b = ch.train_sgns(ids, counts, seed=3, dim=8, epochs=1, batch=256)
+    for x, y in zip(a, b, strict=True):
+        assert torch.equal(x, y) and torch.isfinite(x).all()
+    assert a[1].abs().sum() > 0  # the output vectors moved from zero
