@@ -63,7 +63,7 @@ def test_glove_gradients_match_autograd_on_a_non_symmetric_matrix(n_batches):
         cost, grads = ch.glove_cost_and_grads(*params, batch, weight)
         leaves = [p.clone().requires_grad_() for p in params]
         W, C, b, c = leaves
-        i, j = batch["row"], batch["col"]
+        i, j = ch.batch_rows(batch), batch["col"]
         assert torch.equal(torch.from_numpy(X.toarray())[i, j], batch["x"])
         ref = (weight * ((W[i] * C[j]).sum(1) + b[i] + c[j] - batch["x"].log()) ** 2).sum()
         torch.testing.assert_close(cost, ref, rtol=1e-12, atol=0)
