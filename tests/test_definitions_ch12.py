@@ -162,3 +162,16 @@ def test_train_sgns_is_deterministic_and_draws_noise_from_the_table():
     for x, y in zip(a, b, strict=True):
         assert torch.equal(x, y) and torch.isfinite(x).all()
     assert a[1].abs().sum() > 0  # the output vectors moved from zero
+
+
+def test_skipgram_pairs_reduced_window_uses_offset_o_with_probability_m_minus_o_plus_1_over_m():
+    gen = torch.Generator().manual_seed(3)
+    N, m = 20_000, 4
+    ids = torch.arange(N)  # each id its own position: the offset is context - centre
+    keep = torch.ones(N)
+    centres, contexts = ch.skipgram_pairs(ids, keep, m, gen)
+    offsets = (contexts - centres).abs()
+    assert offsets.min() >= 1 and offsets.max() <= m
+    for o in range(1, m + 1):
+        share = (offsets == o).sum().item() / (2 * (N - o))  # both sides
+        assert abs(share - (m - o + 1) / m) < 0.02, (o, share)
