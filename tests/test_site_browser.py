@@ -7,7 +7,8 @@ image loaded, no error in a cell output, the Colab link on a chapter, exercise
 solutions collapsed, and no JavaScript error beyond the known ones listed
 below. Each page is also read as on a 1280 px screen and on a 390 px phone:
 no code block, output block or display equation wider than its box (on the
-phone a code or output block may scroll; math may not), 80 characters of code
+phone a code or output block may scroll; math may not), no inline formula
+running past the text column on the phone, 80 characters of code
 visible at 1280 px, figures not shrunk so far that their text is smaller than
 the page's, and chapters, equations, exercises and figures numbered "N.k".
 Screenshots of each page at both widths go to ``artifacts/screenshots/``.
@@ -355,6 +356,46 @@ def test_nothing_overflows_at_1280_px(visit):
 def test_nothing_overflows_on_a_phone(phone_visit):
     """At 390 px a code or output block may scroll sideways; an equation must fit (split it with aligned)."""
     problems = overflowing(phone_visit, allow_scroll=True)
+    assert not problems, overflow_report(phone_visit, problems)
+
+
+# Inline math ($...$) is one unbreakable box: a formula wider than the rest of its line moves to the
+# next line, and one wider than the column runs past its right edge, where the page cuts it off. A
+# formula inside a block that scrolls sideways (a table, an output area) can be scrolled to and is
+# left out. Each problem is named by the formula's TeX source, as MathJax read it from the page.
+_INLINE_OVERFLOW_JS = """() => {
+  const article = document.querySelector('article') || document.body;
+  const right = article.getBoundingClientRect().right;
+  const closed = Array.from(article.querySelectorAll('details:not([open])'));
+  closed.forEach(d => { d.open = true; });
+  const typeset = window.MathJax && MathJax.startup && MathJax.startup.document;
+  const source = new Map((typeset ? typeset.getMathItemsWithin(article) : [])
+    .map(item => [item.typesetRoot, item.math]));
+  const scrolls = e => {
+    for (let up = e.parentElement; up && up !== article; up = up.parentElement) {
+      if (['auto', 'scroll'].includes(getComputedStyle(up).overflowX)) return true;
+    }
+    return false;
+  };
+  const problems = [];
+  for (const box of article.querySelectorAll('mjx-container:not([display="true"])')) {
+    const r = box.getBoundingClientRect();
+    if (!r.width || r.right <= right + 1 || scrolls(box)) continue;
+    const tex = (source.get(box) || box.textContent || '').replace(/\\s+/g, ' ').trim();
+    const shown = tex.length > 90 ? tex.slice(0, 87) + '...' : tex;
+    problems.push(`inline formula $${shown}$: ${Math.round(r.width)} px wide, runs `
+                  + `${Math.round(r.right - right)} px past the column (cut off); split it in two, `
+                  + 'joined by words, or make it a display equation');
+  }
+  closed.forEach(d => { d.open = false; });
+  return problems;
+}"""
+
+
+@pytest.mark.slow
+def test_no_inline_formula_is_cut_off_on_a_phone(phone_visit):
+    """At 390 px every inline formula outside a sideways-scrolling block ends inside the text column."""
+    problems = phone_visit.page.evaluate(_INLINE_OVERFLOW_JS)
     assert not problems, overflow_report(phone_visit, problems)
 
 
