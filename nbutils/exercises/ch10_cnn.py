@@ -16,13 +16,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake
+from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake, seeded_normal
 from nbutils.exercises.recording import AUTOGRAD, Forbidden
-
-
-def _randn(gen: torch.Generator, *shape: int, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    return torch.randn(*shape, generator=gen, dtype=torch.float64).to(dtype)
-
 
 # -------------------------------------------------------- the operations an answer may not call
 
@@ -237,10 +232,10 @@ def _grouped_flipped(x, weight, bias, groups):
 
 def _grouped_case(c_in: int, c_out: int, groups: int, size: int = 7, k: int = 3, batch: int = 2,
                   dtype: torch.dtype = torch.float64, seed: int = 0) -> tuple:
-    gen = torch.Generator().manual_seed(seed + 100 * c_in + 10 * groups + size)
-    return (_randn(gen, batch, c_in, size, size, dtype=dtype),
-            _randn(gen, c_out, c_in // groups, k, k, dtype=dtype),
-            _randn(gen, c_out, dtype=dtype), groups)
+    randn = seeded_normal(seed + 100 * c_in + 10 * groups + size)
+    return (randn(batch, c_in, size, size, dtype=dtype),
+            randn(c_out, c_in // groups, k, k, dtype=dtype),
+            randn(c_out, dtype=dtype), groups)
 
 
 ex_grouped_conv2d = Exercise(
@@ -251,9 +246,8 @@ ex_grouped_conv2d = Exercise(
         Case("groups = 2, 4 -> 6 maps", _grouped_case(4, 6, 2)),
         Case("groups = 4, 8 -> 8 maps, a 2 x 2 kernel", _grouped_case(8, 8, 4, k=2)),
         Case("depthwise: groups = channels = 6, 6 -> 12 maps", _grouped_case(6, 12, 6)),
-        Case("a non-square input", (_randn(torch.Generator().manual_seed(5), 1, 4, 6, 9),
-                                    _randn(torch.Generator().manual_seed(6), 4, 2, 3, 3),
-                                    _randn(torch.Generator().manual_seed(7), 4), 2)),
+        Case("a non-square input", (seeded_normal(5)(1, 4, 6, 9), seeded_normal(6)(4, 2, 3, 3),
+                                    seeded_normal(7)(4), 2)),
         Case("float32 input (small whole numbers, so every sum is exact)",
              tuple(t.round() if isinstance(t, torch.Tensor) else t
                    for t in _grouped_case(4, 4, 2, dtype=torch.float32))),
@@ -330,11 +324,11 @@ def _pool_overwrite(grad_z, x, k, stride):
 
 def _pool_case(size: int, k: int, stride: int, channels: int = 2, batch: int = 2,
                dtype: torch.dtype = torch.float64, width: int | None = None) -> tuple:
-    gen = torch.Generator().manual_seed(1000 * k + 100 * stride + size)
+    randn = seeded_normal(1000 * k + 100 * stride + size)
     width = width or size
-    x = _randn(gen, batch, channels, size, width, dtype=dtype)
+    x = randn(batch, channels, size, width, dtype=dtype)
     out_h, out_w = (size - k) // stride + 1, (width - k) // stride + 1
-    return _randn(gen, batch, channels, out_h, out_w, dtype=dtype), x, k, stride
+    return randn(batch, channels, out_h, out_w, dtype=dtype), x, k, stride
 
 
 ex_maxpool2d_backward = Exercise(
