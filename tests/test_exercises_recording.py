@@ -3,7 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nbutils.exercises import Case, Exercise, LoopFree
+from nbutils.exercises import Case, ChapterFunction, Exercise, LoopFree
 from nbutils.exercises.recording import AUTOGRAD, Forbidden, Recording
 
 _gen = torch.Generator().manual_seed(0)
@@ -108,6 +108,37 @@ def test_a_forbidden_name_that_does_not_exist_is_refused_when_the_exercise_is_bu
     with pytest.raises(TypeError, match="forbidden must map torch names to messages"):
         Forbidden({"torch.linalg.inv": ""})
 
+
+
+def _chapter_solve(H, g):
+    """The chapter's Newton step (its definitions cell)."""
+    return torch.linalg.solve(H, g)
+
+
+CHAPTER_SOLVE = Exercise("solve_step", reference=_solve, cases=[Case("a 2 x 2 system", (_H, _g))], hints=[],
+                         solution=_solve, chapter_functions=(ChapterFunction(
+                             "newton_step", "The chapter's Newton step (its definitions cell).",
+                             "your answer calls the chapter's newton_step; write the step yourself"),))
+
+
+def test_a_chapter_function_is_refused_by_its_name_in_the_notebook_and_by_its_docstring():
+    notebook = {"torch": torch}  # the notebook's namespace; its newton_step has no docstring
+    notebook["newton_step"] = eval("lambda H, g: torch.linalg.solve(H, g)", notebook)  # noqa: S307
+    alias = eval("lambda H, g: newton_step(H, g)", notebook)  # noqa: S307  (an answer written in that notebook)
+    for answer in (alias, notebook["newton_step"], lambda H, g: _chapter_solve(H, g)):
+        result = CHAPTER_SOLVE.check(answer)
+        assert result.status == "forbidden" and "chapter's newton_step" in result.message, result.message
+    by_hand = eval("lambda H, g: torch.linalg.solve(H, g)", notebook)  # noqa: S307
+    assert CHAPTER_SOLVE.check(by_hand).passed
+
+
+def test_a_chapter_function_declaration_needs_a_name_a_docstring_and_a_message():
+    with pytest.raises(TypeError, match="ChapterFunction needs"):
+        ChapterFunction("newton step", "doc", "message")
+    with pytest.raises(TypeError, match="ChapterFunction needs"):
+        ChapterFunction("newton_step", "doc", "")
+    with pytest.raises(TypeError, match="chapter_functions must be ChapterFunction"):
+        Forbidden({}, ("newton_step",))
 
 # -- loops -----------------------------------------------------------------------------------------
 

@@ -10,14 +10,11 @@ answer away. The model solutions are what ``solution()`` shows.
 """
 from __future__ import annotations
 
-from types import CodeType
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
 from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake, seeded_normal
-from nbutils.exercises.recording import AUTOGRAD, Forbidden
+from nbutils.exercises.recording import AUTOGRAD, ChapterFunction
 
 # -------------------------------------------------------- the operations an answer may not call
 
@@ -111,50 +108,14 @@ _FORBIDDEN_SIZE = {
 }
 
 # The chapter's own conv_output_size (its first cell of definitions) computes the same formula; calling it
-# is not a derivation either. It is recognised by its docstring (a verbatim copy of that cell too) and, for the
-# notebook the answer was written in, as the object that the answer's globals call conv_output_size, so an alias
-# (f = conv_output_size) is refused as well. A formula written out by hand, under any name, passes.
-_CHAPTER_SIZE_DOC = "Number of outputs along one dimension of length n (the size formula)."
-_CHAPTER_SIZE = "conv_output_size"
-_CHAPTER_SIZE_MESSAGE = ("your answer calls the chapter's conv_output_size, which already is the formula; write "
-                         "the count out yourself from n, k, stride, padding and dilation with integer arithmetic.")
+# is not a derivation either (a formula written out by hand, under any name, passes).
+_CHAPTER_SIZE = ChapterFunction(
+    "conv_output_size", "Number of outputs along one dimension of length n (the size formula).",
+    "your answer calls the chapter's conv_output_size, which already is the formula; write the count out "
+    "yourself from n, k, stride, padding and dilation with integer arithmetic.")
 
 
-class _RefuseChapterSize(Forbidden):
-    """The shape oracles above, plus the chapter's conv_output_size (by its code object)."""
-
-    def __init__(self, messages: dict[str, str]):
-        super().__init__(messages)
-        self.messages[_CHAPTER_SIZE] = _CHAPTER_SIZE_MESSAGE
-        self.chapter_codes: tuple[CodeType, ...] = ()
-
-    def match_code(self, code: CodeType) -> tuple[str, str] | None:
-        if code in self.chapter_codes or (code.co_consts[:1] == (_CHAPTER_SIZE_DOC,)):
-            return (_CHAPTER_SIZE, _CHAPTER_SIZE)
-        return super().match_code(code)
-
-
-def _chapter_size_codes(answer: Any) -> tuple[CodeType, ...]:
-    """The code of the conv_output_size in the namespace the answer was defined in, if there is one."""
-    namespace = getattr(answer, "__globals__", None)
-    chapter = namespace.get(_CHAPTER_SIZE) if isinstance(namespace, dict) else None
-    code = getattr(chapter, "__code__", None)
-    return (code,) if isinstance(code, CodeType) else ()
-
-
-class _OutputLengths(Exercise):
-    """Exercise 10.1: also refuses an answer that calls the chapter's conv_output_size."""
-
-    def check(self, *args: Any, **kwargs: Any):
-        answer = args[0] if args else kwargs.get("answer")
-        self._forbidden.chapter_codes = _chapter_size_codes(answer)
-        try:
-            return super().check(*args, **kwargs)
-        finally:
-            self._forbidden.chapter_codes = ()
-
-
-ex_output_lengths = _OutputLengths(
+ex_output_lengths = Exercise(
     name="output_lengths",
     reference=_size_reference,
     cases=[
@@ -183,8 +144,8 @@ ex_output_lengths = _OutputLengths(
         Mistake(_size_one_side_padded, "padding adds `padding` pixels on each side, so 2 * padding in all."),
     ],
     forbidden=_FORBIDDEN_SIZE,
+    chapter_functions=(_CHAPTER_SIZE,),
 )
-ex_output_lengths._forbidden = _RefuseChapterSize(_FORBIDDEN_SIZE)
 
 
 # -------------------------------------------------------- 2. the grouped convolution

@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from nbutils.exercises.answers import clone, describe, element_name, same, shape_advice, why_this_type
-from nbutils.exercises.recording import Forbidden, Recording, largest_input
+from nbutils.exercises.recording import ChapterFunction, Forbidden, Recording, largest_input
 from nbutils.exercises.timelimit import TimeLimitExceeded, call_with_time_limit
 from nbutils.verify import rel_error
 
@@ -211,6 +211,9 @@ class Exercise:
         torch.linalg.inv; solve the linear system instead"}``. Aliases are
         forbidden too (``torch.inverse``, ``Tensor.inverse``); ``"torch.func.*"``
         forbids every function of ``torch.func``.
+    chapter_functions: functions of the chapter the answer must not call
+        (:class:`ChapterFunction`: name, docstring, message), e.g. the
+        chapter's own size formula when the exercise asks for the formula.
     loop_free: a :class:`LoopFree` (or several): the number of torch
         operations the answer calls must not grow with that dimension.
     memory_bound: no tensor the answer creates may hold more than this many
@@ -223,8 +226,9 @@ class Exercise:
     def __init__(self, name: str, reference: Callable, cases: Sequence[Case], hints: Sequence[str],
                  solution: Callable, rtol: float = 1e-6, time_limit: float = 5.0,
                  mistakes: Sequence[Mistake] = (), near_miss: tuple[float, str] | None = None,
-                 forbidden: dict[str, str] | None = None, loop_free: LoopFree | Sequence[LoopFree] | None = None,
-                 memory_bound: float | None = None, result_names: tuple[str, ...] | None = None):
+                 forbidden: dict[str, str] | None = None, chapter_functions: Sequence[ChapterFunction] = (),
+                 loop_free: LoopFree | Sequence[LoopFree] | None = None, memory_bound: float | None = None,
+                 result_names: tuple[str, ...] | None = None):
         if not isinstance(name, str) or not name.isidentifier():
             raise TypeError(f"name must be the function name the learner writes, got {name!r}.")
         for role, function in (("reference", reference), ("solution", solution)):
@@ -255,7 +259,9 @@ class Exercise:
         self.mistakes = list(mistakes)
         self.near_miss = near_miss
         self.forbidden = dict(forbidden or {})
-        self._forbidden = Forbidden(self.forbidden) if self.forbidden else None
+        self.chapter_functions = tuple(chapter_functions)
+        self._forbidden = (Forbidden(self.forbidden, self.chapter_functions)
+                           if self.forbidden or self.chapter_functions else None)
         self.loop_free = tuple(loops)
         self.memory_bound = memory_bound
         self.result_names = result_names

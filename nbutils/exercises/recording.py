@@ -14,7 +14,8 @@ every Python function the learner's thread enters.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import CodeType
 from typing import Any
 
@@ -87,21 +88,49 @@ def _names_for(declared: str) -> dict[str, Any]:
     return names
 
 
+@dataclass(frozen=True)
+class ChapterFunction:
+    """Declares "do not call the chapter's own function": calling it is not the derivation asked for.
+
+    The function is recognised as the object the chapter binds to ``name`` in
+    the namespace the answer was written in (so an alias such as ``f =
+    conv_output_size`` is caught, and so is passing it to ``check`` itself),
+    and, anywhere, by its ``docstring`` (a verbatim copy pasted under another
+    name). A formula written out by hand, under any name, passes.
+    """
+
+    name: str
+    docstring: str
+    message: str
+
+    def __post_init__(self):
+        if not (self.name.isidentifier() and self.docstring and self.message):
+            raise TypeError("ChapterFunction needs the chapter's function name, its docstring and a message, "
+                            f"got {self!r}.")
+
+
 class Forbidden:
-    """Forbidden torch operations, each with the message shown when the learner's function calls it.
+    """Forbidden torch operations and chapter functions, each with the message shown when the answer calls it.
 
     ``messages`` maps public names (``"torch.linalg.inv"``, ``"torch.func.*"``)
     to messages. A message that names the forbidden operation is shown with
     the alias that was actually called ("your answer calls
     torch.Tensor.inverse; ..."), and ``{name}`` in a message stands for it.
+    ``chapter_functions`` are :class:`ChapterFunction` declarations.
     """
 
-    def __init__(self, messages: Mapping[str, str]):
+    def __init__(self, messages: Mapping[str, str], chapter_functions: Sequence[ChapterFunction] = ()):
         if not isinstance(messages, Mapping) or not all(
                 isinstance(k, str) and isinstance(v, str) and v for k, v in messages.items()):
             raise TypeError("forbidden must map torch names to messages, e.g. "
                             "{'torch.linalg.inv': 'your answer calls torch.linalg.inv; solve the system instead'}.")
+        if not all(isinstance(f, ChapterFunction) for f in chapter_functions):
+            raise TypeError("chapter_functions must be ChapterFunction declarations, e.g. ChapterFunction("
+                            "'conv_output_size', 'its docstring', 'your answer calls the chapter's function').")
         self.messages = dict(messages)
+        self.chapter_functions = tuple(chapter_functions)
+        self.messages.update({f.name: f.message for f in self.chapter_functions})
+        self._by_docstring = {f.docstring: (f.name, f.name) for f in self.chapter_functions}
         self._by_object: dict[int, tuple[str, str]] = {}
         self._by_code: dict[CodeType, tuple[str, str]] = {}
         self._keep_alive = []  # the objects whose ids are keys of _by_object
@@ -117,7 +146,24 @@ class Forbidden:
         return self._by_object.get(id(func))
 
     def match_code(self, code: CodeType) -> tuple[str, str] | None:
-        return self._by_code.get(code)
+        found = self._by_code.get(code)
+        if found is None and self._by_docstring and code.co_consts[:1]:
+            docstring = code.co_consts[0]
+            found = self._by_docstring.get(docstring) if isinstance(docstring, str) else None
+        return found
+
+    def chapter_codes(self, answer: Any) -> dict[int, tuple[str, str]]:
+        """The ids of the code of each declared chapter function bound in the namespace ``answer`` was
+        written in (by identity: a function of the same text written elsewhere is the learner's own)."""
+        namespace = getattr(answer, "__globals__", None)
+        if not isinstance(namespace, dict):
+            return {}
+        codes = {}
+        for declared in self.chapter_functions:
+            code = getattr(namespace.get(declared.name), "__code__", None)
+            if isinstance(code, CodeType):
+                codes[id(code)] = (declared.name, declared.name)
+        return codes
 
     def message(self, declared: str, used: str) -> str:
         """The message for a call of ``used``, which ``declared`` forbids, naming ``used``."""
@@ -179,14 +225,17 @@ class Recording(TorchFunctionMode):
         self.operations = 0
         self.largest: tuple[int, tuple[int, ...], str] = (0, (), "")
         self.forbidden_call: tuple[str, str] | None = None
+        self._chapter_codes: dict[int, tuple[str, str]] = {}
 
     def run(self, func, args: tuple, kwargs: dict):
+        if self.forbidden is not None:
+            self._chapter_codes = self.forbidden.chapter_codes(func)
         with self:
             return func(*args, **kwargs)
 
     def on_python_call(self, code: CodeType) -> None:
         if self.forbidden is not None and self.forbidden_call is None:
-            self.forbidden_call = self.forbidden.match_code(code)
+            self.forbidden_call = self._chapter_codes.get(id(code)) or self.forbidden.match_code(code)
             if self.forbidden_call is not None:
                 raise ForbiddenCall
 
