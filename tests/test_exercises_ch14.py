@@ -1,9 +1,9 @@
 """Checkers of the RNN chapter: model solutions pass, typical mistakes fail with their own message."""
 import torch
 
-from nbutils.exercises.ch14_rnn_lstm import ex_logistic_param_derivative, ex_rnn_backward
+from nbutils.exercises.ch14_rnn_lstm import ex_logistic_param_derivative, ex_truncated_bptt
 
-# -- BPTT from the states' gradients ----------------------------------------------------------
+# -- truncated BPTT ---------------------------------------------------------------------------
 
 
 def _states(x, h0, W, U):
@@ -14,79 +14,125 @@ def _states(x, h0, W, U):
     return torch.stack(hs, dim=1)
 
 
-def test_rnn_backward_model_solution_passes():
-    result = ex_rnn_backward.check(ex_rnn_backward.model_solution)
+def _bptt(x, h0, W, U, grad_h, cut):
+    """BPTT through stored adjoints; cut(t) drops the error from step t + 1."""
+    h = _states(x, h0, W, U)
+    z_bar = torch.zeros_like(h)
+    nxt = torch.zeros_like(h0)
+    for t in range(x.shape[1] - 1, -1, -1):
+        if cut(t):
+            nxt = torch.zeros_like(nxt)
+        nxt = (grad_h[:, t] + nxt @ W) * (1 - h[:, t] ** 2)
+        z_bar[:, t] = nxt
+    h_prev = torch.cat([h0[:, None], h[:, :-1]], dim=1)
+    return (torch.einsum("btm,btn->mn", z_bar, h_prev), torch.einsum("btm,btd->md", z_bar, x),
+            z_bar[:, 0] @ W)
+
+
+def test_truncated_bptt_model_solution_passes():
+    result = ex_truncated_bptt.check(ex_truncated_bptt.model_solution)
     assert result.passed, result.message
 
 
-def test_rnn_backward_stored_adjoints_with_einsum_also_passes():
-    def rnn_backward(x, h0, W, U, grad_h):  # a second way: store every z_bar, sum with einsum
-        h = _states(x, h0, W, U)
-        z_bar = torch.zeros_like(h)
-        nxt = torch.zeros_like(h0)
-        for t in range(x.shape[1] - 1, -1, -1):
-            nxt = (grad_h[:, t] + nxt @ W) * (1 - h[:, t] ** 2)
-            z_bar[:, t] = nxt
-        h_prev = torch.cat([h0[:, None], h[:, :-1]], dim=1)
-        return (torch.einsum("btm,btn->mn", z_bar, h_prev), torch.einsum("btm,btd->md", z_bar, x),
-                z_bar[:, 0] @ W)
+def test_truncated_bptt_stored_adjoints_with_einsum_also_passes():
+    def truncated_bptt(x, h0, W, U, grad_h, window):  # a second way: store every z_bar, sum with einsum
+        return _bptt(x, h0, W, U, grad_h, cut=lambda t: (t + 1) % window == 0)
 
-    result = ex_rnn_backward.check(rnn_backward)
+    result = ex_truncated_bptt.check(truncated_bptt)
     assert result.passed, result.message
 
 
-def test_rnn_backward_stub_is_not_attempted():
-    def rnn_backward(x, h0, W, U, grad_h): ...
+def test_truncated_bptt_window_by_window_also_passes():
+    def truncated_bptt(x, h0, W, U, grad_h, k):  # a third way: full BPTT on each window, summed
+        T, h, total = x.shape[1], h0, None
+        for start in range(0, T, k):
+            stop = min(start + k, T)
+            parts = _bptt(x[:, start:stop], h, W, U, grad_h[:, start:stop], cut=lambda t: False)
+            if total is None:
+                total = list(parts)
+            else:
+                total[0], total[1] = total[0] + parts[0], total[1] + parts[1]
+            h = _states(x[:, start:stop], h, W, U)[:, -1]
+        return total[0], total[1], total[2]
 
-    assert ex_rnn_backward.check(rnn_backward).status == "not_attempted"
+    result = ex_truncated_bptt.check(truncated_bptt)
+    assert result.passed, result.message
 
 
-def test_rnn_backward_missing_recurrent_path_is_named():
-    def rnn_backward(x, h0, W, U, grad_h):
-        h = _states(x, h0, W, U)
-        z_bar = grad_h * (1 - h**2)
-        h_prev = torch.cat([h0[:, None], h[:, :-1]], dim=1)
-        return (torch.einsum("btm,btn->mn", z_bar, h_prev), torch.einsum("btm,btd->md", z_bar, x),
-                z_bar[:, 0] @ W)
+def test_truncated_bptt_stub_is_not_attempted():
+    def truncated_bptt(x, h0, W, U, grad_h, window): ...
 
-    result = ex_rnn_backward.check(rnn_backward)
-    assert not result.passed and "recurrent" in result.message
+    assert ex_truncated_bptt.check(truncated_bptt).status == "not_attempted"
 
 
-def test_rnn_backward_transposed_grad_W_is_named():
-    def rnn_backward(x, h0, W, U, grad_h):
-        grad_W, grad_U, grad_h0 = ex_rnn_backward.model_solution(x, h0, W, U, grad_h)
+def test_truncated_bptt_full_bptt_is_named():
+    def truncated_bptt(x, h0, W, U, grad_h, window):
+        return _bptt(x, h0, W, U, grad_h, cut=lambda t: False)
+
+    result = ex_truncated_bptt.check(truncated_bptt)
+    assert not result.passed and "full BPTT" in result.message
+
+
+def test_truncated_bptt_cut_one_step_off_is_named():
+    def truncated_bptt(x, h0, W, U, grad_h, window):
+        return _bptt(x, h0, W, U, grad_h, cut=lambda t: t % window == 0)
+
+    result = ex_truncated_bptt.check(truncated_bptt)
+    assert not result.passed and "one step off" in result.message
+
+
+def test_truncated_bptt_windows_from_the_end_are_named():
+    def truncated_bptt(x, h0, W, U, grad_h, window):
+        T = x.shape[1]
+        return _bptt(x, h0, W, U, grad_h, cut=lambda t: (T - 1 - t) % window == 0)
+
+    result = ex_truncated_bptt.check(truncated_bptt)
+    assert not result.passed and "from the end" in result.message
+
+
+def test_truncated_bptt_zero_grad_h0_is_named():
+    def truncated_bptt(x, h0, W, U, grad_h, window):
+        grad_W, grad_U, grad_h0 = _bptt(x, h0, W, U, grad_h, cut=lambda t: (t + 1) % window == 0)
+        return grad_W, grad_U, torch.zeros_like(grad_h0)
+
+    result = ex_truncated_bptt.check(truncated_bptt)
+    assert not result.passed and "grad_h0 is zero" in result.message
+
+
+def test_truncated_bptt_transposed_grad_W_fails():
+    def truncated_bptt(x, h0, W, U, grad_h, window):
+        grad_W, grad_U, grad_h0 = ex_truncated_bptt.model_solution(x, h0, W, U, grad_h, window)
         return grad_W.T, grad_U, grad_h0
 
-    result = ex_rnn_backward.check(rnn_backward)
-    assert not result.passed and "transposed" in result.message
+    result = ex_truncated_bptt.check(truncated_bptt)
+    assert not result.passed and "grad_W" in result.message
 
 
-def test_rnn_backward_autograd_is_refused():
-    def rnn_backward(x, h0, W, U, grad_h):
+def test_truncated_bptt_autograd_is_refused():
+    def truncated_bptt(x, h0, W, U, grad_h, window):
         W_, U_, h0_ = (t.detach().requires_grad_() for t in (W, U, h0))
         return torch.autograd.grad(_states(x, h0_, W_, U_), (W_, U_, h0_), grad_h)
 
-    result = ex_rnn_backward.check(rnn_backward)
+    result = ex_truncated_bptt.check(truncated_bptt)
     assert result.status == "forbidden" and "torch.autograd.grad" in result.message
 
 
-def test_rnn_backward_torch_func_vjp_is_refused():
-    def rnn_backward(x, h0, W, U, grad_h):  # autograd through torch.func instead of torch.autograd
+def test_truncated_bptt_torch_func_vjp_is_refused():
+    def truncated_bptt(x, h0, W, U, grad_h, window):  # autograd through torch.func instead
         _, pullback = torch.func.vjp(lambda W_, U_, h0_: _states(x, h0_, W_, U_), W, U, h0)
         return pullback(grad_h)
 
-    result = ex_rnn_backward.check(rnn_backward)
+    result = ex_truncated_bptt.check(truncated_bptt)
     assert result.status == "forbidden" and "torch.func.vjp" in result.message
 
 
-def test_rnn_backward_loop_over_the_batch_is_refused():
-    def rnn_backward(x, h0, W, U, grad_h):
-        parts = [ex_rnn_backward.model_solution(x[i : i + 1], h0[i : i + 1], W, U, grad_h[i : i + 1])
+def test_truncated_bptt_loop_over_the_batch_is_refused():
+    def truncated_bptt(x, h0, W, U, grad_h, window):
+        parts = [ex_truncated_bptt.model_solution(x[i : i + 1], h0[i : i + 1], W, U, grad_h[i : i + 1], window)
                  for i in range(x.shape[0])]
         return (sum(p[0] for p in parts), sum(p[1] for p in parts), torch.cat([p[2] for p in parts]))
 
-    result = ex_rnn_backward.check(rnn_backward)
+    result = ex_truncated_bptt.check(truncated_bptt)
     assert result.status == "python_loop" and "batch" in result.message
 
 

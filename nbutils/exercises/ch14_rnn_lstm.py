@@ -1,7 +1,8 @@
 """Exercises of the chapter "Recurrent networks, BPTT and LSTMs".
 
 The references are torch's own code, never the chapter's: autograd through
-``torch.nn.RNN`` for backpropagation through time, and autograd through the
+``torch.nn.RNN``, run window by window with the carried state detached, for
+truncated backpropagation through time, and autograd through the
 iterated logistic map for its derivative with respect to the parameter. Each
 exercise names the typical mistakes of its topic (a path of the unrolled graph
 left out, a derivative taken at the wrong step) without giving the answer
@@ -33,21 +34,25 @@ def _randn(
     ).to(dtype)
 
 
-# ------------------------------------------ 1. BPTT through the hidden states
+# ------------------------------------------------------ 1. truncated BPTT
 
 
-def _rnn_backward_reference(x, h0, W, U, grad_h):
-    """(grad_W, grad_U, grad_h0) of sum(grad_h * H), H = nn.RNN(x, h0).
-
-    By autograd.
-    """
+def _truncated_bptt_reference(x, h0, W, U, grad_h, window):
+    """(grad_W, grad_U, grad_h0) of sum(grad_h * H) by autograd, where H are
+    the states of nn.RNN run window by window, each window starting from the
+    previous window's last state detached (h0 itself is not detached)."""
     d, m = x.shape[-1], W.shape[0]
     rnn = torch.nn.RNN(d, m, bias=False, batch_first=True, dtype=x.dtype)
     W_, U_, h0_ = (t.detach().clone().requires_grad_(True) for t in (W, U, h0))
-    states, _ = torch.func.functional_call(
-        rnn, {"weight_hh_l0": W_, "weight_ih_l0": U_}, (x, h0_[None])
-    )
-    return torch.autograd.grad(states, (W_, U_, h0_), grad_h)
+    weights = {"weight_hh_l0": W_, "weight_ih_l0": U_}
+    chunks, h = [], h0_
+    for start in range(0, x.shape[1], window):
+        states, last = torch.func.functional_call(
+            rnn, weights, (x[:, start : start + window], h[None])
+        )
+        chunks.append(states)
+        h = last[0].detach()  # the cut: no error flows into the window before
+    return torch.autograd.grad(torch.cat(chunks, dim=1), (W_, U_, h0_), grad_h)
 
 
 def _forward(x, h0, W, U):
@@ -58,18 +63,17 @@ def _forward(x, h0, W, U):
     return torch.stack(hs, dim=1)
 
 
-def _backward(
-    x, h0, W, U, grad_h, recurrent=True, derivative_at_next=False, keep_h0=True
-):
-    """The model solution, with switches that produce the typical mistakes."""
+def _backward(x, h0, W, U, grad_h, cut=lambda t: False, keep_h0=True):
+    """BPTT whose recursion drops the error coming back from step t + 1 where
+    cut(t) holds (t counts from 0); the switches produce the mistakes."""
     h = _forward(x, h0, W, U)
     h_prev = torch.cat([h0[:, None], h[:, :-1]], dim=1)
     z_bar = torch.zeros_like(h)
     carried = torch.zeros_like(h0)
     for t in reversed(range(x.shape[1])):
-        h_bar = grad_h[:, t] + (carried @ W if recurrent else 0)
-        s = t + 1 if derivative_at_next and t + 1 < x.shape[1] else t
-        carried = h_bar * (1 - h[:, s] ** 2)
+        if cut(t):
+            carried = torch.zeros_like(carried)
+        carried = (grad_h[:, t] + carried @ W) * (1 - h[:, t] ** 2)
         z_bar[:, t] = carried
     grad_W = torch.einsum("btm,btn->mn", z_bar, h_prev)
     grad_U = torch.einsum("btm,btd->md", z_bar, x)
@@ -77,21 +81,25 @@ def _backward(
     return grad_W, grad_U, grad_h0
 
 
-def _rnn_backward_solution(x, h0, W, U, grad_h):
-    """Backpropagation through time for h_t = tanh(W h_{t-1} + U x_t).
+def _truncated_bptt_solution(x, h0, W, U, grad_h, window):
+    """Truncated BPTT for h_t = tanh(W h_{t-1} + U x_t), windows of `window`
+    steps counted from the start of the sequence.
 
-    h_bar_t = grad_h[:, t] + z_bar_{t+1} W  (the two children of h_t),
-    z_bar_t = h_bar_t * (1 - h_t ** 2), and the shared weights collect a term
-    from every step.
+    The backward recursion of full BPTT, h_bar_t = grad_h[:, t] + z_bar_{t+1} W
+    and z_bar_t = h_bar_t * (1 - h_t ** 2), except that the error z_bar_{t+1}
+    is dropped where step t + 1 starts a new window: the state that enters a
+    window is a constant for it. h0 enters the first window and is not cut.
     """
-    states = []
-    h = h0
-    for t in range(x.shape[1]):
+    T = x.shape[1]
+    states, h = [], h0
+    for t in range(T):
         h = torch.tanh(h @ W.T + x[:, t] @ U.T)
         states.append(h)
     grad_W, grad_U = torch.zeros_like(W), torch.zeros_like(U)
     z_bar_next = torch.zeros_like(h0)
-    for t in reversed(range(x.shape[1])):
+    for t in reversed(range(T)):
+        if (t + 1) % window == 0:  # step t + 1 (0-based) starts a window
+            z_bar_next = torch.zeros_like(h0)
         h_bar = grad_h[:, t] + z_bar_next @ W
         z_bar = h_bar * (1 - states[t] ** 2)
         h_prev = states[t - 1] if t > 0 else h0
@@ -101,23 +109,26 @@ def _rnn_backward_solution(x, h0, W, U, grad_h):
     return grad_W, grad_U, z_bar_next @ W
 
 
-def _without_recurrent_path(x, h0, W, U, grad_h):
-    return _backward(x, h0, W, U, grad_h, recurrent=False)
+def _not_truncated(x, h0, W, U, grad_h, window):
+    return _backward(x, h0, W, U, grad_h)
 
 
-def _derivative_at_next_step(x, h0, W, U, grad_h):
-    return _backward(x, h0, W, U, grad_h, derivative_at_next=True)
+def _cut_one_step_early(x, h0, W, U, grad_h, window):
+    return _backward(x, h0, W, U, grad_h, cut=lambda t: t % window == 0)
 
 
-def _last_step_only(x, h0, W, U, grad_h):
-    only_last = torch.zeros_like(grad_h)
-    only_last[:, -1] = grad_h[:, -1]
-    return _backward(x, h0, W, U, only_last)
+def _windows_from_the_end(x, h0, W, U, grad_h, window):
+    T = x.shape[1]
+    return _backward(
+        x, h0, W, U, grad_h, cut=lambda t: (T - 1 - t) % window == 0
+    )
 
 
-def _transposed_weight_grad(x, h0, W, U, grad_h):
-    grad_W, grad_U, grad_h0 = _backward(x, h0, W, U, grad_h)
-    return grad_W.T, grad_U, grad_h0
+def _h0_treated_as_cut(x, h0, W, U, grad_h, window):
+    return _backward(
+        x, h0, W, U, grad_h, cut=lambda t: (t + 1) % window == 0,
+        keep_h0=False,
+    )
 
 
 def _rnn_case(
@@ -138,55 +149,74 @@ def _rnn_case(
     return tuple(t.to(dtype) for t in (x, h0, W, U, grad_h))
 
 
-ex_rnn_backward = Exercise(
-    name="rnn_backward",
-    reference=_rnn_backward_reference,
+ex_truncated_bptt = Exercise(
+    name="truncated_bptt",
+    reference=_truncated_bptt_reference,
     result_names=("grad_W", "grad_U", "grad_h0"),
+    # window is passed by position, as the exercise writes the call
     cases=[
-        Case("a batch of 2 sequences of 6 steps, D = 3, M = 4", _rnn_case(2)),
         Case(
-            "one sequence of one step (no recurrent path yet)",
-            _rnn_case(1, length=1),
+            "2 sequences of 12 steps, windows of 4 (three whole windows)",
+            (*_rnn_case(2, length=12), 4),
         ),
         Case(
-            "a batch of 5, 12 steps, a large W (saturated tanh)",
-            _rnn_case(5, length=12, scale=3.0),
+            "3 sequences of 10 steps, windows of 4 (the last has 2 steps)",
+            (*_rnn_case(3, length=10), 4),
         ),
-        Case("float32 input", _rnn_case(3, length=8, dtype=torch.float32)),
+        Case(
+            "a window longer than the sequence (7 steps, window 9)",
+            (*_rnn_case(2, length=7), 9),
+        ),
+        Case(
+            "windows of 1 step (every state is cut)",
+            (*_rnn_case(2, length=5), 1),
+        ),
+        Case(
+            "a batch of 5, 11 steps, windows of 3, a large W (saturated tanh)",
+            (*_rnn_case(5, length=11, scale=3.0), 3),
+        ),
+        Case(
+            "float32 input, 9 steps, windows of 5",
+            (*_rnn_case(3, length=9, dtype=torch.float32), 5),
+        ),
     ],
     hints=[
-        "Run the forward pass first and keep every state h_t. Then walk the "
-        "steps backwards: the error of h_t has two sources, grad_h[:, t] and "
-        "the error that step t + 1 sends back through W.",
-        "With carried = 0 before the last step: "
-        "h_bar = grad_h[:, t] + carried @ W, "
-        "z_bar = h_bar * (1 - h_t ** 2), then add z_bar.T @ h_{t-1} to grad_W "
-        "and z_bar.T @ x[:, t] to grad_U, and carry z_bar to step t - 1. "
-        "grad_h0 is the last carried error times W.",
+        "Run the forward pass over the whole sequence and keep every state. "
+        "Then run the backward recursion of full BPTT, (14.4) and (14.5) with "
+        "grad_h as the output path, from the last step down; the only change "
+        "is that at a window boundary the error coming back from the next "
+        "window is dropped.",
+        "Count the steps t = 0, ..., T - 1 from the start. Windows start at "
+        "t = 0, window, 2 window, ...; so before computing z_bar at step t, "
+        "set the carried error to zero when (t + 1) % window == 0. h0 is the "
+        "state entering the first window, which is not cut: grad_h0 is still "
+        "the last carried error times W.",
     ],
-    solution=_rnn_backward_solution,
+    solution=_truncated_bptt_solution,
     rtol=1e-5,
     mistakes=[
         Mistake(
-            _without_recurrent_path,
-            "only the direct path is there: the error of h_t must also "
-            "include what step t + 1 sends back through the recurrent "
-            "weights.",
+            _not_truncated,
+            "this is the gradient of full BPTT: the error must stop at the "
+            "start of each window instead of flowing into the window before.",
         ),
         Mistake(
-            _last_step_only,
-            "only the last step's output error reaches the weights: every "
-            "state h_t has its own incoming gradient grad_h[:, t].",
+            _cut_one_step_early,
+            "the cut is one step off: the error that stops is the one the "
+            "first step of a window would send to the last state of the "
+            "window before.",
         ),
         Mistake(
-            _derivative_at_next_step,
-            "the tanh derivative is taken at the wrong step: step t "
-            "multiplies by 1 - h_t ** 2 of its own state.",
+            _windows_from_the_end,
+            "the windows are counted from the end of the sequence: they start "
+            "at its first step, so when T is not a multiple of the window it "
+            "is the last window that is shorter.",
         ),
         Mistake(
-            _transposed_weight_grad,
-            "grad_W is transposed: its entry (i, j) pairs the error of "
-            "unit i at step t with unit j of h_{t-1}.",
+            _h0_treated_as_cut,
+            "grad_h0 is zero: h0 is the state entering the first window and "
+            "nothing cuts it off, so the first window's error reaches it "
+            "through W.",
         ),
     ],
     forbidden=_no_autograd(
@@ -194,7 +224,7 @@ ex_rnn_backward = Exercise(
         "write it with tensor operations."
     ),
     loop_free=LoopFree(
-        lambda n: _rnn_case(n, length=4), sizes=(4, 16), what="the batch"
+        lambda n: (*_rnn_case(n, length=6), 4), sizes=(4, 16), what="the batch"
     ),
 )
 
