@@ -138,3 +138,24 @@ def test_windows_shift_targets_by_one():
     inputs, targets = ch.windows(data, torch.tensor([0, 10, 37]), 8)
     assert torch.equal(inputs[2], torch.arange(37, 45))
     assert torch.equal(targets, inputs + 1)
+
+
+def test_stacked_rnn_matches_nn_rnn_model_by_model():
+    gen = torch.Generator().manual_seed(21)
+    G, B, T, D, M = 3, 4, 6, 2, 5
+    p = {"W": torch.randn(G, M, M, generator=gen, dtype=torch.float64) / math.sqrt(M),
+         "U": torch.randn(G, M, D, generator=gen, dtype=torch.float64),
+         "V": torch.randn(G, 1, M, generator=gen, dtype=torch.float64)}
+    x = torch.randn(B, T, D, generator=gen, dtype=torch.float64)
+    out = ch.stacked_rnn(p, x, torch.relu)
+    assert out.shape == (G, B, T)
+    rnn = torch.nn.RNN(D, M, nonlinearity="relu", bias=False, batch_first=True, dtype=torch.float64)
+    for g in range(G):
+        states, _ = torch.func.functional_call(rnn, {"weight_hh_l0": p["W"][g], "weight_ih_l0": p["U"][g]}, (x,))
+        torch.testing.assert_close(out[g], (states @ p["V"][g].T)[..., 0], rtol=1e-12, atol=1e-12)
+
+
+def test_echo_batch_targets_are_the_inputs_delay_steps_earlier():
+    x, y = ch.echo_batch(torch.Generator().manual_seed(0), 3, 10, 2)
+    assert x.shape == (3, 10, 1) and y.shape == (3, 8)
+    torch.testing.assert_close(y, x[:, :8, 0])
