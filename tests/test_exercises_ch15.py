@@ -46,7 +46,7 @@ def test_dot_without_scaling_is_named():
         return weights @ values, weights
 
     result = ex_scaled_dot_attention.check(scaled_dot_attention)
-    assert not result.passed and "sqrt(d)" in result.message
+    assert not result.passed and "sqrt(D)" in result.message
 
 
 def test_dot_mask_after_softmax_is_named():

@@ -91,7 +91,7 @@ ex_scaled_dot_attention = Exercise(
     reference=_dot_reference,
     result_names=("context", "weights"),
     cases=[
-        Case("2 sequences, lengths 5 and 3, 4 queries, d = 8",
+        Case("2 sequences, lengths 5 and 3, 4 queries, D = 8",
              _attention_case(2, 4, 5, 8, 3, [5, 3])),
         Case("no padding, 1 sequence of 6 keys", _attention_case(1, 2, 6, 4, 5, [6])),
         Case("a sequence with one real key", _attention_case(2, 3, 4, 6, 2, [4, 1])),
@@ -101,7 +101,7 @@ ex_scaled_dot_attention = Exercise(
         Case("float32 input", _attention_case(3, 2, 6, 8, 4, [6, 4, 2], dtype=torch.float32)),
     ],
     hints=[
-        "Scores: queries @ keys.transpose(-1, -2), divided by sqrt(d) with d = queries.shape[-1]; "
+        "Scores: queries @ keys.transpose(-1, -2), divided by sqrt(D) with D = queries.shape[-1]; "
         "shape (B, T, S). The mask (B, S) broadcasts over the queries as mask[:, None, :].",
         "Set the scores of padded keys to -inf with masked_fill before the softmax; then "
         "exp(scores - scores.amax(-1, keepdim=True)), divided by its sum over the last axis, "
@@ -110,7 +110,7 @@ ex_scaled_dot_attention = Exercise(
     solution=_dot_solution,
     rtol=1e-5,
     mistakes=[
-        Mistake(_unscaled, "the scores are not divided by sqrt(d), the size of a query."),
+        Mistake(_unscaled, "the scores are not divided by sqrt(D), the size of a query."),
         Mistake(_mask_after_softmax,
                 "the rows of the weights do not sum to 1: mask the scores before the softmax "
                 "(set them to -inf), not the weights after it."),
