@@ -24,7 +24,7 @@ def _naive_counts(ids, window):
 def test_cooccurrence_matches_a_double_loop_with_skipped_tokens(window):
     rng = np.random.default_rng(window)
     ids = rng.integers(-1, 6, 200)  # about one token in seven is out of the vocabulary
-    X = ch.cooccurrence(ids, 6, window=window).toarray()
+    X = ch.cooccurrence(ids, 6, window=window, dtype=np.float64).toarray()
     expected = np.zeros((6, 6))
     for (i, j), value in _naive_counts(ids.tolist(), window).items():
         expected[i, j] = value
@@ -87,40 +87,42 @@ def test_train_glove_returns_adagrad_sums_that_start_at_one():
     assert float(sums["W"].min()) >= 1.0 and float(sums["b"].min()) >= 1.0
 
 
-def _random_params_and_grads(seed, steps):
-    gen = torch.Generator().manual_seed(seed)
-    params = [torch.randn(7, 3, generator=gen), torch.randn(7, generator=gen)]
-    grads = [[torch.randn(p.shape, generator=gen) * 10.0 ** -k for p in params] for k in range(steps)]
-    return params, grads
+def test_train_glove_adagrad_first_step_is_the_closed_form():
+    """One batch, one epoch: AdaGrad with sums starting at 1 moves each
+    parameter by -lr * g / sqrt(1 + g**2), g the gradient (13.5) at the start."""
+    rng = np.random.default_rng(3)
+    X = ch.cooccurrence(rng.integers(0, 20, 2000), 20, window=2)
+    batches = ch.make_batches(X, 1, seed=0)
+    gen = torch.Generator().manual_seed(4)
+    W = (torch.rand(20, 3, generator=gen) - 0.5) / 3
+    W_ctx = (torch.rand(20, 3, generator=gen) - 0.5) / 3
+    b, b_ctx = torch.zeros(20), torch.zeros(20)
+    weight = ch.glove_weight(batches[0]["x"], 10.0, 0.75)
+    _, (gW, gC, gb, gc) = ch.glove_cost_and_grads(W, W_ctx, b, b_ctx, batches[0], weight)
+    step = lambda p, g: p - 0.1 * g / (torch.sqrt(1 + g * g) + 1e-10)
+    expected = step(W, gW) + step(W_ctx, gC)
+    E, _, sums = ch.train_glove(X, dim=3, epochs=1, x_max=10.0, optimizer="adagrad",
+                                lr=0.1, seed=4, batches=batches)
+    torch.testing.assert_close(torch.from_numpy(E), expected, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(sums["W"], 1 + gW * gW, rtol=1e-6, atol=0)
 
 
-def test_adagrad_step_is_torch_adagrad_with_sums_starting_at_one():
-    params, grads = _random_params_and_grads(0, steps=6)
-    ours, theirs = [p.clone() for p in params], [p.clone() for p in params]
-    sums = [torch.ones_like(p) for p in ours]
-    opt = torch.optim.Adagrad(theirs, lr=0.2, initial_accumulator_value=1)
-    for step_grads in grads:
-        ch.adagrad_step(ours, step_grads, sums, 0.2)
-        for p, g in zip(theirs, step_grads, strict=True):
-            p.grad = g.clone()
-        opt.step()
-    for a, b, s in zip(ours, theirs, sums, strict=True):
-        assert torch.equal(a, b)
-        assert torch.equal(s, opt.state[b]["sum"])
+def test_train_glove_shared_batches_are_left_intact_and_reproducible():
+    rng = np.random.default_rng(5)
+    X = ch.cooccurrence(rng.integers(0, 30, 3000), 30, window=3)
+    batches = ch.make_batches(X, 3, seed=0)
+    before = [{k: v.clone() for k, v in part.items()} for part in batches]
+    runs = [ch.train_glove(X, dim=4, epochs=3, optimizer="adam", lr=0.05, seed=s, batches=batches)
+            for s in (1, 1, 2)]
+    assert np.array_equal(runs[0][0], runs[1][0]) and not np.array_equal(runs[0][0], runs[2][0])
+    for old, part in zip(before, batches, strict=True):
+        assert all(torch.equal(old[k], part[k]) for k in old)
 
 
-def test_adam_step_is_torch_adam():
-    params, grads = _random_params_and_grads(1, steps=6)
-    ours, theirs = [p.clone() for p in params], [p.clone() for p in params]
-    moments = [(torch.zeros_like(p), torch.zeros_like(p)) for p in ours]
-    opt = torch.optim.Adam(theirs, lr=0.05)
-    for t, step_grads in enumerate(grads, start=1):
-        ch.adam_step(ours, step_grads, moments, 0.05, t)
-        for p, g in zip(theirs, step_grads, strict=True):
-            p.grad = g.clone()
-        opt.step()
-    for a, b in zip(ours, theirs, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-6, atol=1e-7)
+def test_cooccurrence_is_float32_by_default_and_float64_on_request():
+    ids = np.array([0, 1, 2, 0, 1], dtype=np.int32)
+    assert ch.cooccurrence(ids, 3).dtype == np.float32
+    assert ch.cooccurrence(ids, 3, dtype=np.float64).dtype == np.float64
 
 
 def test_train_ppmi_svd_leaves_the_count_matrix_intact():
