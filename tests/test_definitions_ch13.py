@@ -99,7 +99,9 @@ def test_train_glove_adagrad_first_step_is_the_closed_form():
     b, b_ctx = torch.zeros(20), torch.zeros(20)
     weight = ch.glove_weight(batches[0]["x"], 10.0, 0.75)
     _, (gW, gC, gb, gc) = ch.glove_cost_and_grads(W, W_ctx, b, b_ctx, batches[0], weight)
-    step = lambda p, g: p - 0.1 * g / (torch.sqrt(1 + g * g) + 1e-10)
+    def step(p, g):
+        return p - 0.1 * g / (torch.sqrt(1 + g * g) + 1e-10)
+
     expected = step(W, gW) + step(W_ctx, gC)
     E, _, sums = ch.train_glove(X, dim=3, epochs=1, x_max=10.0, optimizer="adagrad",
                                 lr=0.1, seed=4, batches=batches)
