@@ -255,7 +255,8 @@ def _explorer_images(page) -> list:
 
 
 def _move_control(page, explorer) -> str:
-    """Move the first control of an explorer: a slider by one step, a dropdown to its next option."""
+    """Move the first control of an explorer: a slider by one step, a dropdown to its next option,
+    a text box to another word."""
     box = explorer.locator("xpath=ancestor::div[contains(@class,'widget-vbox')][1]")
     handle = box.locator(".noUi-handle")
     if handle.count():
@@ -270,7 +271,17 @@ def _move_control(page, explorer) -> str:
         others = [o for o in options if o != current]
         select.first.select_option(label=others[0])
         return "dropdown"
-    raise AssertionError("an explorer with neither a slider nor a dropdown")
+    text = box.locator(".widget-text input")
+    if text.count():
+        # A text box that is not continuous sends its value on Enter: type a word every
+        # chapter's vocabulary holds, one the default value is not.
+        field = text.first
+        field.focus()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text("paris" if field.input_value().strip() != "paris" else "london")
+        page.keyboard.press("Enter")
+        return "text box"
+    raise AssertionError("an explorer with neither a slider, a dropdown nor a text box")
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=lambda page: Path(page).stem)
