@@ -75,14 +75,15 @@ def test_train_glove_lowers_the_cost_and_returns_word_plus_context():
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 30, 3000)
     X = ch.cooccurrence(ids, 30, window=3)
-    E, costs, sums = ch.train_glove(X, dim=4, epochs=5, n_batches=2, x_max=10.0, optimizer="adam", lr=0.05)
-    assert E.shape == (30, 4) and costs[-1] < costs[0] and sums is None
+    E, costs, sums, W = ch.train_glove(X, dim=4, epochs=5, n_batches=2, x_max=10.0, optimizer="adam", lr=0.05)
+    assert E.shape == W.shape == (30, 4) and costs[-1] < costs[0] and sums is None
+    assert not np.allclose(E, W)  # the context vectors are added to W
 
 
 def test_train_glove_returns_adagrad_sums_that_start_at_one():
     rng = np.random.default_rng(0)
     X = ch.cooccurrence(rng.integers(0, 30, 3000), 30, window=3)
-    _, _, sums = ch.train_glove(X, dim=4, epochs=2, n_batches=2, x_max=10.0, optimizer="adagrad", lr=0.05)
+    _, _, sums, _ = ch.train_glove(X, dim=4, epochs=2, n_batches=2, x_max=10.0, optimizer="adagrad", lr=0.05)
     assert sums["W"].shape == (30, 4) and sums["b"].shape == (30,)
     assert float(sums["W"].min()) >= 1.0 and float(sums["b"].min()) >= 1.0
 
@@ -103,9 +104,10 @@ def test_train_glove_adagrad_first_step_is_the_closed_form():
         return p - 0.1 * g / (torch.sqrt(1 + g * g) + 1e-10)
 
     expected = step(W, gW) + step(W_ctx, gC)
-    E, _, sums = ch.train_glove(X, dim=3, epochs=1, x_max=10.0, optimizer="adagrad",
-                                lr=0.1, seed=4, batches=batches)
+    E, _, sums, W_after = ch.train_glove(X, dim=3, epochs=1, x_max=10.0, optimizer="adagrad",
+                                         lr=0.1, seed=4, batches=batches)
     torch.testing.assert_close(torch.from_numpy(E), expected, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(torch.from_numpy(W_after), step(W, gW), rtol=1e-5, atol=1e-7)
     torch.testing.assert_close(sums["W"], 1 + gW * gW, rtol=1e-6, atol=0)
 
 

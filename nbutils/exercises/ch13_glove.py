@@ -1,12 +1,14 @@
 """Exercises of the chapter "GloVe: global vectors from co-occurrence counts".
 
 The references are torch's own code, never the chapter's: autograd through
-the GloVe cost written entry by entry for the gradient, and the dense
-closed form of the PPMI matrix for the PPMI values. Each exercise names the
-typical mistakes of its topic (a lost factor 2, repeated words whose
-gradients overwrite each other instead of adding up, PMI without the
-clipping, the wrong normaliser) without giving the answer away. The model
-solutions are what ``solution()`` shows.
+the GloVe cost with tied word and context vectors, written entry by entry,
+for the gradient, and the dense closed form of the PPMI matrix for the PPMI
+values. Each exercise names the typical mistakes of its topic (a lost factor
+2, repeated words whose gradients overwrite each other instead of adding up,
+the tied column word forgotten, PMI without the clipping, the wrong
+normaliser) without giving the answer away. Both refuse Python loops over
+the pairs or entries, in torch or after leaving it for NumPy or Python
+numbers. The model solutions are what ``solution()`` shows.
 """
 
 from __future__ import annotations
@@ -16,35 +18,48 @@ import torch
 from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake
 from nbutils.exercises.recording import AUTOGRAD
 
-# ---------------------------------------- 1. the GloVe gradient of a batch
+# ------------------------- 1. the GloVe gradient with tied word vectors
+
+# "no Python loop over the pairs" counts torch operations; an answer that hands
+# the tensors to NumPy or to Python numbers and loops there calls no more torch
+# operations for more pairs, so every way out of torch is refused as well.
+_NUMPY_ESCAPE = {
+    name: "your answer calls {name} and leaves torch (a loop over NumPy "
+    "arrays or Python numbers is still a loop); compute on whole tensors "
+    "with torch operations."
+    for name in (
+        "torch.Tensor.numpy",
+        "torch.Tensor.__array__",
+        "torch.Tensor.tolist",
+        "torch.Tensor.item",
+        "torch.Tensor.__dlpack__",
+    )
+}
 
 
-def _residual(W, W_ctx, b, b_ctx, rows, cols, log_x):
-    return (W[rows] * W_ctx[cols]).sum(dim=1) + b[rows] + b_ctx[cols] - log_x
+def _residual(W, b, rows, cols, log_x):
+    return (W[rows] * W[cols]).sum(dim=1) + b[rows] + b[cols] - log_x
 
 
-def _grads_reference(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
-    """Autograd through sum(weight * residual ** 2)."""
-    leaves = [
-        t.detach().clone().requires_grad_(True) for t in (W, W_ctx, b, b_ctx)
-    ]
+def _grads_reference(W, b, rows, cols, log_x, weight):
+    """Autograd through sum(weight * residual ** 2), one table of vectors."""
+    leaves = [t.detach().clone().requires_grad_(True) for t in (W, b)]
     cost = (weight * _residual(*leaves, rows, cols, log_x) ** 2).sum()
     return torch.autograd.grad(cost, leaves)
 
 
-def _grads_solution(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
-    """s = 2 f e per pair; scatter-add s * (the other vector) and s by row."""
-    residual = (
-        (W[rows] * W_ctx[cols]).sum(dim=1) + b[rows] + b_ctx[cols] - log_x
-    )
+def _grads_solution(W, b, rows, cols, log_x, weight):
+    """s = 2 f e per pair; each pair adds s times the other word's vector
+    to both of its words (a pair (i, i) thus adds 2 s w_i to word i)."""
+    residual = (W[rows] * W[cols]).sum(dim=1) + b[rows] + b[cols] - log_x
     s = 2 * weight * residual
-    grad_W = torch.zeros_like(W).index_add_(0, rows, s[:, None] * W_ctx[cols])
-    grad_W_ctx = torch.zeros_like(W_ctx).index_add_(
-        0, cols, s[:, None] * W[rows]
+    grad_W = (
+        torch.zeros_like(W)
+        .index_add_(0, rows, s[:, None] * W[cols])
+        .index_add_(0, cols, s[:, None] * W[rows])
     )
-    grad_b = torch.zeros_like(b).index_add_(0, rows, s)
-    grad_b_ctx = torch.zeros_like(b_ctx).index_add_(0, cols, s)
-    return grad_W, grad_W_ctx, grad_b, grad_b_ctx
+    grad_b = torch.zeros_like(b).index_add_(0, rows, s).index_add_(0, cols, s)
+    return grad_W, grad_b
 
 
 def _grads_scaled(factor):
@@ -54,35 +69,27 @@ def _grads_scaled(factor):
     return answer
 
 
-def _grads_overwritten(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
-    s = 2 * weight * _residual(W, W_ctx, b, b_ctx, rows, cols, log_x)
-    grad_W, grad_W_ctx = torch.zeros_like(W), torch.zeros_like(W_ctx)
-    grad_b, grad_b_ctx = torch.zeros_like(b), torch.zeros_like(b_ctx)
-    grad_W[rows] = s[:, None] * W_ctx[cols]
-    grad_W_ctx[cols] = s[:, None] * W[rows]
+def _grads_overwritten(W, b, rows, cols, log_x, weight):
+    s = 2 * weight * _residual(W, b, rows, cols, log_x)
+    grad_W, grad_b = torch.zeros_like(W), torch.zeros_like(b)
+    grad_W[rows] = s[:, None] * W[cols]
+    grad_W[cols] = s[:, None] * W[rows]
     grad_b[rows] = s
-    grad_b_ctx[cols] = s
-    return grad_W, grad_W_ctx, grad_b, grad_b_ctx
+    grad_b[cols] = s
+    return grad_W, grad_b
 
 
-def _grads_own_vector(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
-    s = 2 * weight * _residual(W, W_ctx, b, b_ctx, rows, cols, log_x)
-    grad_W = torch.zeros_like(W).index_add_(0, rows, s[:, None] * W[rows])
-    grad_W_ctx = torch.zeros_like(W_ctx).index_add_(
-        0, cols, s[:, None] * W_ctx[cols]
-    )
+def _grads_row_word_only(W, b, rows, cols, log_x, weight):
+    """The untied gradient of W alone: the column word gets nothing."""
+    s = 2 * weight * _residual(W, b, rows, cols, log_x)
     return (
-        grad_W,
-        grad_W_ctx,
+        torch.zeros_like(W).index_add_(0, rows, s[:, None] * W[cols]),
         torch.zeros_like(b).index_add_(0, rows, s),
-        torch.zeros_like(b_ctx).index_add_(0, cols, s),
     )
 
 
-def _grads_unweighted(W, W_ctx, b, b_ctx, rows, cols, log_x, weight):
-    return _grads_solution(
-        W, W_ctx, b, b_ctx, rows, cols, log_x, torch.ones_like(weight)
-    )
+def _grads_unweighted(W, b, rows, cols, log_x, weight):
+    return _grads_solution(W, b, rows, cols, log_x, torch.ones_like(weight))
 
 
 def _glove_batch(
@@ -92,26 +99,22 @@ def _glove_batch(
     dtype: torch.dtype = torch.float64,
     seed: int | None = None,
 ) -> tuple:
-    """Parameters of `vocab` words and `n_pairs` (i, j) pairs.
+    """Vectors and biases of `vocab` words and `n_pairs` (i, j) pairs.
 
     With n_pairs > vocab, words repeat.
     """
     gen = torch.Generator().manual_seed(
         n_pairs * 31 + vocab if seed is None else seed
     )
-
-    def randn(*shape):
-        return torch.randn(*shape, generator=gen, dtype=torch.float64).to(dtype)
-
+    W = torch.randn(vocab, dim, generator=gen, dtype=torch.float64)
+    b = torch.randn(vocab, generator=gen, dtype=torch.float64)
     rows = torch.randint(0, vocab, (n_pairs,), generator=gen)
     cols = torch.randint(0, vocab, (n_pairs,), generator=gen)
     counts = torch.rand(n_pairs, generator=gen, dtype=torch.float64) * 200 + 0.5
     weight = torch.clamp(counts / 100, max=1) ** 0.75
     return (
-        randn(vocab, dim),
-        randn(vocab, dim),
-        randn(vocab),
-        randn(vocab),
+        W.to(dtype),
+        b.to(dtype),
         rows,
         cols,
         counts.log().to(dtype),
@@ -122,17 +125,25 @@ def _glove_batch(
 def _one_row_batch() -> tuple:
     """Every pair has word 0 as its row: only accumulation gets grad_W[0]."""
     args = list(_glove_batch(6, vocab=5, seed=3))
-    args[4] = torch.zeros(6, dtype=torch.long)
+    args[2] = torch.zeros(6, dtype=torch.long)
     return tuple(args)
 
 
-ex_glove_grads = Exercise(
-    name="glove_grads",
+def _diagonal_batch() -> tuple:
+    """Pairs (i, i) of a word with itself: w_i . w_i has gradient 2 w_i."""
+    args = list(_glove_batch(5, vocab=6, seed=4))
+    args[3] = args[2].clone()
+    return tuple(args)
+
+
+ex_glove_grads_tied = Exercise(
+    name="glove_grads_tied",
     reference=_grads_reference,
-    result_names=("grad_W", "grad_W_ctx", "grad_b", "grad_b_ctx"),
+    result_names=("grad_W", "grad_b"),
     cases=[
         Case("12 pairs over 7 words (words repeat)", _glove_batch(12)),
         Case("6 pairs that all share the row word 0", _one_row_batch()),
+        Case("5 pairs (i, i) of a word with itself", _diagonal_batch()),
         Case(
             "3 pairs over 10 words (most words unused)",
             _glove_batch(3, vocab=10),
@@ -143,14 +154,13 @@ ex_glove_grads = Exercise(
         ),
     ],
     hints=[
-        "Compute the residual e of every pair first: the dot product of its "
-        "two vectors (rows W[rows] and W_ctx[cols]) plus both biases minus "
-        "log_x. Each pair then contributes s = 2 * weight * e times the other "
-        "vector to its own word's gradient.",
-        "A word that occurs in several pairs collects the sum of their "
-        "contributions: start from zeros and use Tensor.index_add_ along "
-        "dim 0 with the rows (or cols) as the index. Indexed assignment "
-        "g[rows] = ... keeps only one of the repeated contributions.",
+        "Compute the residual e of every pair first: the dot product "
+        "W[rows] . W[cols] plus b[rows] + b[cols] minus log_x. With one table "
+        "of vectors, a pair depends on the vectors of *both* of its words.",
+        "Each pair adds s = 2 * weight * e times W[cols] to the row word and "
+        "s times W[rows] to the column word (and s to both biases). Start "
+        "from zeros and call Tensor.index_add_ twice, once with rows and once "
+        "with cols; a pair (i, i) then gets both contributions, as it must.",
     ],
     solution=_grads_solution,
     rtol=1e-5,
@@ -168,10 +178,10 @@ ex_glove_grads = Exercise(
             "overwrite each other's gradient.",
         ),
         Mistake(
-            _grads_own_vector,
-            "the gradient of the dot product with "
-            "respect to a word vector is the *other* vector of the pair: "
-            "the context vector for W, the word vector for W_ctx.",
+            _grads_row_word_only,
+            "with tied vectors the column word of a pair "
+            "gets a contribution too (the row word's vector times s); here "
+            "only the row word gets one, as for the untied W.",
         ),
         Mistake(
             _grads_unweighted,
@@ -183,7 +193,8 @@ ex_glove_grads = Exercise(
         name: "your answer calls {name}; derive the gradient by hand "
         "and write it with tensor operations."
         for name in AUTOGRAD
-    },
+    }
+    | _NUMPY_ESCAPE,
     loop_free=LoopFree(
         lambda n: _glove_batch(n, vocab=5, seed=n),
         sizes=(4, 16),
@@ -322,9 +333,10 @@ ex_ppmi_values = Exercise(
         ),
     ],
     memory_bound=3,
+    forbidden=_NUMPY_ESCAPE,
     loop_free=LoopFree(
         lambda n: _counts(n, 4, seed=n), sizes=(4, 16), what="the entries"
     ),
 )
 
-__all__ = ["ex_glove_grads", "ex_ppmi_values"]
+__all__ = ["ex_glove_grads_tied", "ex_ppmi_values"]
