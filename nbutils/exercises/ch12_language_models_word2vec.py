@@ -100,7 +100,7 @@ ex_cbow_ns_loss_and_grads = Exercise(
         Case("16 examples, m = 5, k = 5, d = 20", _cbow_case(16, window=5, k=5, dim=20, seed=2)),
         Case("large scores (vectors about 10 times larger)",
              tuple(10 * x for x in _cbow_case(4, seed=3)),
-             nonfinite_hint="log(sigmoid(x)) underflows for large negative x: use F.logsigmoid."),
+             nonfinite_hint="log(sigmoid(z)) underflows for large negative z: use F.logsigmoid."),
         Case("float32 input", _cbow_case(8, dtype=torch.float32, seed=4)),
     ],
     hints=[
@@ -124,11 +124,11 @@ ex_cbow_ns_loss_and_grads = Exercise(
                 "you summed the context vectors; CBOW averages them."),
         Mistake(_cbow_noise_sign,
                 "the noise words' terms have the wrong sign: the loss is "
-                "-log sigmoid(-s) for each noise score s, whose derivative is "
-                "sigmoid(s)."),
+                "-log sigmoid(-z) for each noise score z, whose derivative is "
+                "sigmoid(z)."),
         Mistake(_cbow_positive_sign,
-                "the positive word's score gradient is sigmoid(s_pos) - 1 (the "
-                "derivative of -log sigmoid), not sigmoid(s_pos)."),
+                "the positive word's score gradient is sigmoid(z) - 1 (the "
+                "derivative of -log sigmoid(z)), not sigmoid(z)."),
     ],
     forbidden={name: "your answer calls {name}; do not use autograd: write the "
                      "gradients by hand, with tensor operations only."
