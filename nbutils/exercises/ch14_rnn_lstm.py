@@ -246,9 +246,9 @@ def _logistic_reference(x0, a, n):
 def _logistic_solution(x0, a, n):
     """Forward-mode accumulation along the orbit.
 
-    x_{k+1} = a x_k (1 - x_k), so by the product rule
-    s_{k+1} = x_k (1 - x_k) + a (1 - 2 x_k) s_k with s_0 = 0,
-    where s_k = dx_k/da.
+    x_{j+1} = a x_j (1 - x_j), so by the product rule
+    d_{j+1} = x_j (1 - x_j) + a (1 - 2 x_j) d_j with d_0 = 0,
+    where d_j = dx_j/da.
     """
     x = x0 + torch.zeros_like(a)
     s = torch.zeros_like(x)
@@ -331,14 +331,14 @@ ex_logistic_param_derivative = Exercise(
         ),
     ],
     hints=[
-        "Carry two numbers along the orbit: x_k and its derivative "
-        "s_k = dx_k/da, "
-        "starting from x_0 (which does not depend on a) and s_0 = 0. One loop "
+        "Carry two numbers along the orbit: x_j and its derivative "
+        "d_j = dx_j/da, "
+        "starting from x_0 (which does not depend on a) and d_0 = 0. One loop "
         "over the n iterations, with tensor operations over all values of a.",
-        "Differentiate x_{k+1} = a x_k (1 - x_k) with the product rule: "
-        "a appears explicitly and through x_k, "
-        "so s_{k+1} = x_k (1 - x_k) + a (1 - 2 x_k) s_k, "
-        "evaluated at the old x_k before you update it.",
+        "Differentiate x_{j+1} = a x_j (1 - x_j) with the product rule: "
+        "a appears explicitly and through x_j, "
+        "so d_{j+1} = x_j (1 - x_j) + a (1 - 2 x_j) d_j, "
+        "evaluated at the old x_j before you update it.",
     ],
     solution=_logistic_solution,
     rtol=1e-5,
@@ -346,7 +346,7 @@ ex_logistic_param_derivative = Exercise(
         Mistake(
             _logistic_only_direct,
             "only the last step's explicit dependence on a is there: a also "
-            "changes every earlier x_k, and that change is carried forward.",
+            "changes every earlier x_j, and that change is carried forward.",
         ),
         Mistake(
             _logistic_only_chain,
@@ -356,7 +356,7 @@ ex_logistic_param_derivative = Exercise(
         ),
         Mistake(
             _logistic_updated_first,
-            "the derivative step uses x_{k+1} where it needs x_k: compute "
+            "the derivative step uses x_{j+1} where it needs x_j: compute "
             "it from the value before the update.",
         ),
         Mistake(
