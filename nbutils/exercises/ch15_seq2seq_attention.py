@@ -204,7 +204,7 @@ ex_causal_conv1d_by_taps = Exercise(
         "Pad x with (w - 1) * dilation zeros on the left only (F.pad(x, (left, 0))). The output at "
         "step t reads x_t, x_{t - d}, ..., x_{t - (w - 1) d}.",
         "Tap m of the kernel multiplies the padded sequence starting at m * dilation, a slice of "
-        "T steps; sum torch.einsum('oc,bct->bot', weight[:, :, m], that slice) over m.",
+        "n steps; sum torch.einsum('oc,bct->bot', weight[:, :, m], that slice) over m.",
     ],
     solution=_conv_solution,
     rtol=1e-5,
