@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake, seeded_normal
+from nbutils.exercises.recording import LEAVING_TORCH
 
 _randn = seeded_normal(7)  # the cases' own stream of random numbers
 
@@ -114,7 +115,7 @@ ex_l1_prox_step = Exercise(
         # a loop over Python numbers would not show in the operation count
         **{name: "your answer leaves torch with {name}; compute on the whole "
                  "tensor with tensor operations"
-           for name in ("torch.Tensor.tolist", "torch.Tensor.item", "torch.Tensor.numpy")},
+           for name in LEAVING_TORCH},
     },
     loop_free=LoopFree(_prox_size, sizes=(4, 16), what="the weights"),
     memory_bound=4.0,

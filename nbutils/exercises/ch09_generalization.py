@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake, seeded_normal
+from nbutils.exercises.recording import LEAVING_TORCH
 
 _randn = seeded_normal(9)  # the cases' own stream of random numbers
 
@@ -18,17 +19,11 @@ _randn = seeded_normal(9)  # the cases' own stream of random numbers
 # ------------------------------------ 1. the interpolant closest to a start
 
 # "no NumPy": an answer that hands the tensors to NumPy (and calls
-# np.linalg.pinv there) would escape every declaration below. np.asarray goes
-# through Tensor.__array__, np.from_dlpack through Tensor.__dlpack__
-# (torch.utils.dlpack.to_dlpack is a C function that the recording does not
-# see yet; it is declared so that it is refused once it does).
+# np.linalg.pinv there) would escape every declaration below.
 _NUMPY_ESCAPE = {
     name: "your answer calls {name} and computes in NumPy; write it with "
           "torch operations on the tensors."
-    for name in ("torch.Tensor.numpy", "torch.Tensor.__array__",
-                 "torch.Tensor.tolist", "torch.Tensor.__dlpack__",
-                 "torch.Tensor.__dlpack_device__",
-                 "torch.utils.dlpack.to_dlpack")
+    for name in LEAVING_TORCH
 }
 
 

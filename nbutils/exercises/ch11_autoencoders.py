@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake
-from nbutils.exercises.recording import AUTOGRAD
+from nbutils.exercises.recording import AUTOGRAD, LEAVING_TORCH
 
 # -------------------------------------------------------- 1. principal angles
 
@@ -137,8 +137,7 @@ ex_principal_angles = Exercise(
     forbidden={
         name: "your answer calls {name}, which hands the tensors to NumPy (for "
               "SciPy?) or to Python; compute the angles with torch operations."
-        for name in ("torch.Tensor.__array__", "torch.Tensor.numpy", "torch.Tensor.tolist",
-                     "torch.Tensor.__dlpack__", "torch.as_tensor")
+        for name in (*LEAVING_TORCH, "torch.as_tensor")
     },
     loop_free=LoopFree(_angles_loop_args, sizes=(2, 8), what="the columns"),
 )

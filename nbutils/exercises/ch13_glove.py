@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from nbutils.exercises.core import Case, Exercise, LoopFree, Mistake
-from nbutils.exercises.recording import AUTOGRAD
+from nbutils.exercises.recording import AUTOGRAD, LEAVING_TORCH
 
 # ------------------------- 1. the GloVe gradient with tied word vectors
 
@@ -27,13 +27,7 @@ _NUMPY_ESCAPE = {
     name: "your answer calls {name} and leaves torch (a loop over NumPy "
     "arrays or Python numbers is still a loop); compute on whole tensors "
     "with torch operations."
-    for name in (
-        "torch.Tensor.numpy",
-        "torch.Tensor.__array__",
-        "torch.Tensor.tolist",
-        "torch.Tensor.item",
-        "torch.Tensor.__dlpack__",
-    )
+    for name in LEAVING_TORCH
 }
 
 

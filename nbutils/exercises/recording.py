@@ -55,6 +55,14 @@ AUTOGRAD = ("torch.autograd.grad", "torch.Tensor.backward", "torch.func.grad", "
             "torch.func.vjp", "torch.func.jvp", "torch.func.jacrev", "torch.func.jacfwd", "torch.func.hessian",
             "torch.func.linearize", "torch.autograd.functional.*")
 
+# What forbids leaving torch for NumPy or Python numbers: ``{name: message for name in LEAVING_TORCH}``. An answer
+# that leaves (implicitly: NumPy or SciPy on a tensor calls Tensor.__array__; or by .numpy(), .tolist(), .item(),
+# DLPack) and loops or calls a library there escapes the operation count and every torch declaration.
+# torch.utils.dlpack.to_dlpack is a C function the recording does not see yet; it is declared so that it is
+# refused once it does.
+LEAVING_TORCH = ("torch.Tensor.numpy", "torch.Tensor.__array__", "torch.Tensor.tolist", "torch.Tensor.item",
+                 "torch.Tensor.__dlpack__", "torch.Tensor.__dlpack_device__", "torch.utils.dlpack.to_dlpack")
+
 
 def _is_operation(value: Any) -> bool:
     return callable(value) and not inspect.isclass(value) and not inspect.ismodule(value)
